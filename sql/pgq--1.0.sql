@@ -1,0 +1,245 @@
+/* pgq--1.0.sql: durable job queues in plain tables */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION pgq" to load this file. \quit
+
+/*
+ * Security: every object is created schema-qualified in @extschema@, every
+ * reference to a built-in is pg_catalog-qualified, functions run as the
+ * caller (SECURITY INVOKER) except the event trigger function, which pins
+ * its search_path.  Nothing is created with OR REPLACE or IF NOT EXISTS, so
+ * no object planted by someone else is adopted.
+ */
+
+-- The catalog of queues: one row per queue table, with its settings.
+CREATE TABLE @extschema@.pgq_queue_config (
+	queue pg_catalog.regclass NOT NULL,
+	max_attempts pg_catalog.int4 NOT NULL DEFAULT 3,
+	lock_duration pg_catalog.interval NOT NULL DEFAULT '1 hour',
+	retry_delay pg_catalog.interval NOT NULL DEFAULT '0',
+	retention pg_catalog.interval,
+	created_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CONSTRAINT pgq_queue_config_pkey PRIMARY KEY (queue),
+	CONSTRAINT pgq_queue_config_max_attempts_check
+		CHECK (max_attempts OPERATOR(pg_catalog.>=) 0),
+	CONSTRAINT pgq_queue_config_lock_duration_check
+		CHECK (lock_duration OPERATOR(pg_catalog.>) '0'::pg_catalog.interval),
+	CONSTRAINT pgq_queue_config_retry_delay_check
+		CHECK (retry_delay OPERATOR(pg_catalog.>=) '0'::pg_catalog.interval),
+	CONSTRAINT pgq_queue_config_retention_check
+		CHECK (retention OPERATOR(pg_catalog.>=) '0'::pg_catalog.interval)
+);
+COMMENT ON TABLE @extschema@.pgq_queue_config IS
+	'pgq catalog: one row per queue table and its settings; change it with pgq_create_queue, pgq_alter_queue, pgq_register_queue and pgq_drop_queue';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.pgq_queue_config', '');
+REVOKE ALL ON @extschema@.pgq_queue_config FROM PUBLIC;
+
+-- Forget the settings of queue tables dropped by any means.
+CREATE FUNCTION @extschema@.pgq_forget_dropped_queues()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM @extschema@.pgq_queue_config c
+	USING pg_catalog.pg_event_trigger_dropped_objects() d
+	WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+	  AND d.objsubid OPERATOR(pg_catalog.=) 0
+	  AND d.objid OPERATOR(pg_catalog.=) c.queue::pg_catalog.oid;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.pgq_forget_dropped_queues() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.pgq_forget_dropped_queues() IS
+	'event trigger: removes the pgq_queue_config row of a dropped queue table';
+CREATE EVENT TRIGGER pgq_forget_dropped_queues ON sql_drop
+	EXECUTE FUNCTION @extschema@.pgq_forget_dropped_queues();
+
+-- Queues ---------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.pgq_create_queue(
+	queue pg_catalog.text,
+	max_attempts pg_catalog.int4 DEFAULT 3,
+	lock_duration pg_catalog.interval DEFAULT '1 hour',
+	retry_delay pg_catalog.interval DEFAULT '0',
+	retention pg_catalog.interval DEFAULT NULL,
+	unlogged pg_catalog.bool DEFAULT false)
+RETURNS pg_catalog.regclass
+AS 'MODULE_PATHNAME', 'pgq_create_queue'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_create_queue(pg_catalog.text, pg_catalog.int4, pg_catalog.interval, pg_catalog.interval, pg_catalog.interval, pg_catalog.bool) IS
+	'create a queue table (name read as regclass input reads it) and register it; max_attempts 0 = no limit; retention NULL = keep finished rows until purged';
+
+CREATE FUNCTION @extschema@.pgq_register_queue(
+	queue pg_catalog.regclass,
+	max_attempts pg_catalog.int4 DEFAULT 3,
+	lock_duration pg_catalog.interval DEFAULT '1 hour',
+	retry_delay pg_catalog.interval DEFAULT '0',
+	retention pg_catalog.interval DEFAULT NULL)
+RETURNS pg_catalog.regclass
+AS 'MODULE_PATHNAME', 'pgq_register_queue'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_register_queue(pg_catalog.regclass, pg_catalog.int4, pg_catalog.interval, pg_catalog.interval, pg_catalog.interval) IS
+	'adopt an existing table of the dataddo/pgq shape as a queue: checks its columns, adds lease_holder, available_at and pgq''s indexes';
+
+CREATE FUNCTION @extschema@.pgq_alter_queue(
+	queue pg_catalog.regclass,
+	max_attempts pg_catalog.int4 DEFAULT NULL,
+	lock_duration pg_catalog.interval DEFAULT NULL,
+	retry_delay pg_catalog.interval DEFAULT NULL,
+	retention pg_catalog.interval DEFAULT NULL,
+	unlogged pg_catalog.bool DEFAULT NULL,
+	reset_retention pg_catalog.bool DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgq_alter_queue'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_alter_queue(pg_catalog.regclass, pg_catalog.int4, pg_catalog.interval, pg_catalog.interval, pg_catalog.interval, pg_catalog.bool, pg_catalog.bool) IS
+	'change a queue''s settings; NULL leaves a setting unchanged; reset_retention => true keeps finished rows again';
+
+CREATE FUNCTION @extschema@.pgq_drop_queue(queue pg_catalog.regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgq_drop_queue'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_drop_queue(pg_catalog.regclass) IS
+	'drop a queue table and its settings';
+
+-- Messages -------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.pgq_publish(
+	queue pg_catalog.regclass,
+	payload pg_catalog.jsonb,
+	metadata pg_catalog.jsonb DEFAULT '{}',
+	scheduled_for pg_catalog.timestamptz DEFAULT NULL)
+RETURNS pg_catalog.uuid
+AS 'MODULE_PATHNAME', 'pgq_publish'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_publish(pg_catalog.regclass, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.timestamptz) IS
+	'publish one message in the caller''s transaction; returns its id';
+
+CREATE FUNCTION @extschema@.pgq_publish_batch(
+	queue pg_catalog.regclass,
+	payloads pg_catalog.jsonb[],
+	metadata pg_catalog.jsonb DEFAULT '{}',
+	scheduled_for pg_catalog.timestamptz DEFAULT NULL)
+RETURNS SETOF pg_catalog.uuid
+AS 'MODULE_PATHNAME', 'pgq_publish_batch'
+LANGUAGE C VOLATILE ROWS 100;
+COMMENT ON FUNCTION @extschema@.pgq_publish_batch(pg_catalog.regclass, pg_catalog.jsonb[], pg_catalog.jsonb, pg_catalog.timestamptz) IS
+	'publish many messages in one statement; returns their ids in array order';
+
+CREATE FUNCTION @extschema@.pgq_consume(
+	queue pg_catalog.regclass,
+	batch_size pg_catalog.int4 DEFAULT 1,
+	lock_duration pg_catalog.interval DEFAULT NULL,
+	wait pg_catalog.interval DEFAULT '0',
+	metadata_filter pg_catalog.jsonb DEFAULT NULL)
+RETURNS TABLE (
+	id pg_catalog.uuid,
+	payload pg_catalog.jsonb,
+	metadata pg_catalog.jsonb,
+	attempt pg_catalog.int4,
+	locked_until pg_catalog.timestamptz,
+	created_at pg_catalog.timestamptz)
+AS 'MODULE_PATHNAME', 'pgq_consume'
+LANGUAGE C VOLATILE ROWS 10;
+COMMENT ON FUNCTION @extschema@.pgq_consume(pg_catalog.regclass, pg_catalog.int4, pg_catalog.interval, pg_catalog.interval, pg_catalog.jsonb) IS
+	'lease up to batch_size ready messages, oldest first, skipping rows other consumers hold; attempt is the fencing token for ack, nack, discard and extend';
+
+CREATE FUNCTION @extschema@.pgq_ack(
+	queue pg_catalog.regclass,
+	id pg_catalog.uuid,
+	attempt pg_catalog.int4 DEFAULT NULL)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'pgq_ack'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_ack(pg_catalog.regclass, pg_catalog.uuid, pg_catalog.int4) IS
+	'finish a message as done; with attempt, only while that lease is held; false when nothing changed';
+
+CREATE FUNCTION @extschema@.pgq_nack(
+	queue pg_catalog.regclass,
+	id pg_catalog.uuid,
+	error pg_catalog.text DEFAULT NULL,
+	retry_after pg_catalog.interval DEFAULT NULL,
+	attempt pg_catalog.int4 DEFAULT NULL)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'pgq_nack'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_nack(pg_catalog.regclass, pg_catalog.uuid, pg_catalog.text, pg_catalog.interval, pg_catalog.int4) IS
+	'give a message back for a retry after retry_after (default: retry_delay doubled per earlier attempt), or dead when attempts are used up';
+
+CREATE FUNCTION @extschema@.pgq_discard(
+	queue pg_catalog.regclass,
+	id pg_catalog.uuid,
+	error pg_catalog.text DEFAULT NULL,
+	attempt pg_catalog.int4 DEFAULT NULL)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'pgq_discard'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_discard(pg_catalog.regclass, pg_catalog.uuid, pg_catalog.text, pg_catalog.int4) IS
+	'finish a message as dead at once, with the reason';
+
+CREATE FUNCTION @extschema@.pgq_extend(
+	queue pg_catalog.regclass,
+	id pg_catalog.uuid,
+	lock_duration pg_catalog.interval,
+	attempt pg_catalog.int4 DEFAULT NULL)
+RETURNS pg_catalog.timestamptz
+AS 'MODULE_PATHNAME', 'pgq_extend'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_extend(pg_catalog.regclass, pg_catalog.uuid, pg_catalog.interval, pg_catalog.int4) IS
+	'make a held lease end lock_duration from now; returns the new end, NULL when the lease is not held';
+
+CREATE FUNCTION @extschema@.pgq_ack_batch(
+	queue pg_catalog.regclass,
+	ids pg_catalog.uuid[])
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'pgq_ack_batch'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_ack_batch(pg_catalog.regclass, pg_catalog.uuid[]) IS
+	'finish many messages as done (unfenced); returns how many were finished';
+
+CREATE FUNCTION @extschema@.pgq_requeue(
+	queue pg_catalog.regclass,
+	ids pg_catalog.uuid[] DEFAULT NULL)
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'pgq_requeue'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_requeue(pg_catalog.regclass, pg_catalog.uuid[]) IS
+	'make dead messages ready again with their attempts reset; NULL ids = every dead message';
+
+CREATE FUNCTION @extschema@.pgq_purge(
+	queue pg_catalog.regclass,
+	older_than pg_catalog.interval DEFAULT '0')
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'pgq_purge'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_purge(pg_catalog.regclass, pg_catalog.interval) IS
+	'delete finished (done and dead) messages finished at least older_than ago; returns how many';
+
+CREATE FUNCTION @extschema@.pgq_reclaim(queue pg_catalog.regclass DEFAULT NULL)
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'pgq_reclaim'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_reclaim(pg_catalog.regclass) IS
+	'sweep expired leases (to ready, or dead when attempts are used up) and finished rows past retention; NULL = every queue the caller may update';
+
+-- Views ----------------------------------------------------------------
+
+CREATE VIEW @extschema@.pgq_queues AS
+SELECT c.queue,
+	   n.nspname AS queue_schema,
+	   r.relname AS queue_name,
+	   c.max_attempts,
+	   c.lock_duration,
+	   c.retry_delay,
+	   c.retention,
+	   r.relpersistence OPERATOR(pg_catalog.=) 'u' AS unlogged,
+	   c.created_at
+FROM @extschema@.pgq_queue_config c
+	 JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.queue::pg_catalog.oid
+	 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
+WHERE pg_catalog.has_table_privilege(c.queue::pg_catalog.oid, 'SELECT')
+   OR pg_catalog.pg_has_role('pg_monitor', 'USAGE');
+COMMENT ON VIEW @extschema@.pgq_queues IS
+	'every queue the current role may read (all of them for pg_monitor members) and its settings';
+GRANT SELECT ON @extschema@.pgq_queues TO PUBLIC;

@@ -1,0 +1,322 @@
+/*-------------------------------------------------------------------------
+ *
+ * finish.c
+ *	  Ending and changing leases: pgq_ack, pgq_nack, pgq_discard,
+ *	  pgq_extend, pgq_ack_batch, and the admin calls pgq_requeue and
+ *	  pgq_purge.
+ *
+ * The attempt is the fencing token: with it, a call succeeds only while the
+ * message is unfinished, its consumed_count equals the attempt and its pgq
+ * lease was neither reclaimed nor ended (lease_holder is set); otherwise it
+ * returns false (NULL for extend) and changes nothing.  Without it, the call
+ * acts on the message as it is, like the Go library's unfenced updates.
+ * Concurrent calls on one message serialize on its row lock, and the loser
+ * re-checks these conditions on the winner's row version.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/uuid.h"
+
+#include "pgq.h"
+
+PG_FUNCTION_INFO_V1(pgq_ack);
+PG_FUNCTION_INFO_V1(pgq_nack);
+PG_FUNCTION_INFO_V1(pgq_discard);
+PG_FUNCTION_INFO_V1(pgq_extend);
+PG_FUNCTION_INFO_V1(pgq_ack_batch);
+PG_FUNCTION_INFO_V1(pgq_requeue);
+PG_FUNCTION_INFO_V1(pgq_purge);
+
+/* The optional attempt argument: a positive integer or NULL. */
+static void
+read_attempt(FunctionCallInfo fcinfo, int argno, Datum *value, char *null)
+{
+	if (PG_ARGISNULL(argno))
+	{
+		*value = (Datum) 0;
+		*null = 'n';
+		return;
+	}
+	if (PG_GETARG_INT32(argno) < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("attempt must be positive"),
+				 errdetail("The attempt is the value pgq_consume returned for the message.")));
+	*value = PG_GETARG_DATUM(argno);
+	*null = ' ';
+}
+
+/*
+ * Run a hot-path statement of the queue on one message; returns the number
+ * of rows it changed and leaves SPI connected for the caller to read
+ * RETURNING output.  The caller calls SPI_finish and pgq_end_call.
+ */
+static uint64
+run_message_plan(Oid relid, PgqPlanId id, const char *action, Datum *values,
+				 char *nulls, PgqQueue **queue_out)
+{
+	PgqQueue   *queue;
+	int			rc;
+
+	pgq_begin_call();
+	queue = pgq_open_queue(relid, RowExclusiveLock);
+	pgq_check_writable(action, queue);
+	if (queue_out)
+		*queue_out = queue;
+	SPI_connect();
+	rc = SPI_execute_plan(pgq_plan(queue, id), values, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "pgq: %s \"%s\" failed: %s", action, queue->relname,
+			 SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+static void
+end_message_plan(void)
+{
+	SPI_finish();
+	pgq_end_call();
+}
+
+/* pgq_ack(queue regclass, id uuid, attempt int) returns boolean */
+Datum
+pgq_ack(PG_FUNCTION_ARGS)
+{
+	Oid			relid = pgq_arg_queue(fcinfo, 0);
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	uint64		done;
+
+	pgq_arg_not_null(fcinfo, 1, "id");
+	values[0] = PG_GETARG_DATUM(1);
+	values[1] = TimestampTzGetDatum(pgq_now());
+	read_attempt(fcinfo, 2, &values[2], &nulls[2]);
+
+	done = run_message_plan(relid, PGQ_PLAN_ACK, "ack in", values, nulls, NULL);
+	end_message_plan();
+	PG_RETURN_BOOL(done == 1);
+}
+
+/*
+ * pgq_nack(queue regclass, id uuid, error text, retry_after interval,
+ *			attempt int) returns boolean
+ */
+Datum
+pgq_nack(PG_FUNCTION_ARGS)
+{
+	Oid			relid = pgq_arg_queue(fcinfo, 0);
+	PgqQueue   *queue;
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	uint64		done;
+
+	pgq_arg_not_null(fcinfo, 1, "id");
+	values[0] = PG_GETARG_DATUM(1);
+	values[1] = TimestampTzGetDatum(pgq_now());
+	values[2] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	nulls[2] = PG_ARGISNULL(2) ? 'n' : ' ';
+	if (PG_ARGISNULL(3))
+		nulls[3] = 'n';
+	else
+	{
+		if (pgq_interval_sign(PG_GETARG_INTERVAL_P(3)) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("retry_after must be zero or positive")));
+		values[3] = PG_GETARG_DATUM(3);
+	}
+	read_attempt(fcinfo, 4, &values[4], &nulls[4]);
+
+	/* the queue's retry_delay is known once the queue is open */
+	pgq_begin_call();
+	queue = pgq_open_queue(relid, RowExclusiveLock);
+	values[5] = IntervalPGetDatum(&queue->retry_delay);
+	done = run_message_plan(relid, PGQ_PLAN_NACK, "nack in", values, nulls, NULL);
+	end_message_plan();
+	pgq_end_call();
+	PG_RETURN_BOOL(done == 1);
+}
+
+/* pgq_discard(queue regclass, id uuid, error text, attempt int) returns boolean */
+Datum
+pgq_discard(PG_FUNCTION_ARGS)
+{
+	Oid			relid = pgq_arg_queue(fcinfo, 0);
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	uint64		done;
+
+	pgq_arg_not_null(fcinfo, 1, "id");
+	values[0] = PG_GETARG_DATUM(1);
+	values[1] = TimestampTzGetDatum(pgq_now());
+	values[2] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	nulls[2] = PG_ARGISNULL(2) ? 'n' : ' ';
+	read_attempt(fcinfo, 3, &values[3], &nulls[3]);
+
+	done = run_message_plan(relid, PGQ_PLAN_DISCARD, "discard in", values, nulls, NULL);
+	end_message_plan();
+	PG_RETURN_BOOL(done == 1);
+}
+
+/*
+ * pgq_extend(queue regclass, id uuid, lock_duration interval, attempt int)
+ *	returns timestamptz
+ *
+ * The lease now ends lock_duration from now; NULL when the caller does not
+ * hold the lease.
+ */
+Datum
+pgq_extend(PG_FUNCTION_ARGS)
+{
+	Oid			relid = pgq_arg_queue(fcinfo, 0);
+	Interval   *duration;
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	uint64		done;
+	Datum		until = (Datum) 0;
+
+	pgq_arg_not_null(fcinfo, 1, "id");
+	pgq_arg_not_null(fcinfo, 2, "lock_duration");
+	duration = PG_GETARG_INTERVAL_P(2);
+	if (pgq_interval_sign(duration) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lock_duration must be positive")));
+	values[0] = PG_GETARG_DATUM(1);
+	values[1] = TimestampTzGetDatum(pgq_add_interval(pgq_now(), duration));
+	read_attempt(fcinfo, 3, &values[2], &nulls[2]);
+
+	done = run_message_plan(relid, PGQ_PLAN_EXTEND, "extend a lease in", values, nulls, NULL);
+	if (done == 1)
+		until = values[1];
+	end_message_plan();
+	if (done != 1)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(until);
+}
+
+/* Check an array of message ids: not null, one-dimensional, bounded. */
+static ArrayType *
+read_ids(FunctionCallInfo fcinfo, int argno)
+{
+	ArrayType  *ids;
+	int			count;
+
+	pgq_arg_not_null(fcinfo, argno, "ids");
+	ids = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(ids) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("ids must be a one-dimensional array")));
+	count = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
+	if (count > PGQ_MAX_BATCH_SIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot finish %d messages in one call", count),
+				 errdetail("The limit is %d messages per batch.", PGQ_MAX_BATCH_SIZE)));
+	return ids;
+}
+
+/* pgq_ack_batch(queue regclass, ids uuid[]) returns integer */
+Datum
+pgq_ack_batch(PG_FUNCTION_ARGS)
+{
+	Oid			relid = pgq_arg_queue(fcinfo, 0);
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	uint64		done;
+
+	values[0] = PointerGetDatum(read_ids(fcinfo, 1));
+	values[1] = TimestampTzGetDatum(pgq_now());
+	done = run_message_plan(relid, PGQ_PLAN_ACK_BATCH, "ack in", values, nulls, NULL);
+	end_message_plan();
+	PG_RETURN_INT32((int32) done);
+}
+
+/*
+ * Run a cold-path statement on a queue as the caller; %s in sql is the
+ * queue table.  Returns the number of rows it changed.
+ */
+static uint64
+run_admin_sql(Oid relid, const char *action, const char *sql, int nargs,
+			  Oid *types, Datum *values, const char *nulls)
+{
+	PgqQueue   *queue;
+	int			rc;
+	uint64		done;
+
+	pgq_begin_call();
+	queue = pgq_open_queue(relid, RowExclusiveLock);
+	pgq_check_writable(action, queue);
+	SPI_connect();
+	rc = SPI_execute_with_args(psprintf(sql, queue->qualname), nargs, types,
+							   values, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "pgq: %s \"%s\" failed: %s", action, queue->relname,
+			 SPI_result_code_string(rc));
+	done = SPI_processed;
+	SPI_finish();
+	pgq_end_call();
+	return done;
+}
+
+/*
+ * pgq_requeue(queue regclass, ids uuid[]) returns integer
+ *
+ * Dead messages (finished with an error) become ready again with their
+ * attempts reset; ids NULL means every dead message.
+ */
+Datum
+pgq_requeue(PG_FUNCTION_ARGS)
+{
+	Oid			relid = pgq_arg_queue(fcinfo, 0);
+	Oid			types[1] = {UUIDARRAYOID};
+	Datum		values[1];
+	const char *sql =
+		"UPDATE %s q SET processed_at = NULL, locked_until = NULL,"
+		" lease_holder = NULL, consumed_count = 0"
+		" WHERE q.processed_at IS NOT NULL AND q.error_detail IS NOT NULL";
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_INT32((int32) run_admin_sql(relid, "requeue in", sql, 0,
+											  NULL, NULL, NULL));
+	values[0] = PointerGetDatum(read_ids(fcinfo, 1));
+	PG_RETURN_INT32((int32) run_admin_sql(relid, "requeue in",
+										  psprintf("%s AND q.id OPERATOR(pg_catalog.=) ANY ($1)", sql),
+										  1, types, values, NULL));
+}
+
+/*
+ * pgq_purge(queue regclass, older_than interval) returns bigint
+ *
+ * Delete finished messages (done and dead) finished at least older_than ago.
+ */
+Datum
+pgq_purge(PG_FUNCTION_ARGS)
+{
+	Oid			relid = pgq_arg_queue(fcinfo, 0);
+	Interval   *older_than;
+	Interval	minus;
+	Oid			types[1] = {TIMESTAMPTZOID};
+	Datum		values[1];
+
+	pgq_arg_not_null(fcinfo, 1, "older_than");
+	older_than = PG_GETARG_INTERVAL_P(1);
+	if (pgq_interval_sign(older_than) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("older_than must be zero or positive")));
+	minus.month = -older_than->month;
+	minus.day = -older_than->day;
+	minus.time = -older_than->time;
+	values[0] = TimestampTzGetDatum(pgq_add_interval(pgq_now(), &minus));
+	PG_RETURN_INT64((int64) run_admin_sql(relid, "purge", "DELETE FROM %s q"
+										  " WHERE q.processed_at IS NOT NULL"
+										  " AND q.processed_at OPERATOR(pg_catalog.<=) $1",
+										  1, types, values, NULL));
+}

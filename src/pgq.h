@@ -1,0 +1,143 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgq.h
+ *	  Shared declarations of the pgq extension: durable job queues kept in
+ *	  plain tables.
+ *
+ * A queue is an ordinary table with the columns of Dataddo's Go library
+ * (id, created_at, started_at, locked_until, scheduled_for, processed_at,
+ * consumed_count, error_detail, payload, metadata) plus two of pgq's own:
+ * lease_holder (who holds the current pgq lease) and the stored generated
+ * column available_at = GREATEST(created_at, scheduled_for, locked_until)
+ * that the dequeue index orders by.  Its settings live in the extension's
+ * table pgq_queue_config, keyed by the table's regclass.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGQ_H
+#define PGQ_H
+
+#include "postgres.h"
+
+#include "access/attnum.h"
+#include "datatype/timestamp.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "nodes/pg_list.h"
+#include "utils/timestamp.h"
+
+#define PGQ_EXTENSION_NAME		"pgq"
+#define PGQ_CONFIG_TABLE		"pgq_queue_config"
+#define PGQ_CONFIG_PKEY			"pgq_queue_config_pkey"
+
+/*
+ * Suffixes of the objects pgq_create_queue names after the queue table.  A
+ * table name plus the longest of them must fit in NAMEDATALEN - 1 bytes.
+ */
+#define PGQ_SUFFIX_PKEY			"_pkey"
+#define PGQ_SUFFIX_READY_IDX	"_ready_idx"
+#define PGQ_SUFFIX_CREATED_IDX	"_created_idx"
+#define PGQ_SUFFIX_DONE_IDX		"_done_idx"
+#define PGQ_SUFFIX_LEASE_IDX	"_lease_idx"
+#define PGQ_LONGEST_SUFFIX		PGQ_SUFFIX_CREATED_IDX
+
+/* Largest batch one call may consume, publish or finish. */
+#define PGQ_MAX_BATCH_SIZE		10000
+
+/* Rows the reclaim and retention sweeps touch per statement. */
+#define PGQ_SWEEP_BATCH			1000
+
+/* Default back-off doubles with each attempt up to this many doublings. */
+#define PGQ_MAX_BACKOFF_DOUBLINGS 10
+
+/* The prepared statements a queue keeps per backend (hot paths only). */
+typedef enum PgqPlanId
+{
+	PGQ_PLAN_PUBLISH,
+	PGQ_PLAN_PUBLISH_BATCH,
+	PGQ_PLAN_CONSUME,
+	PGQ_PLAN_CONSUME_FILTERED,
+	PGQ_PLAN_ACK,
+	PGQ_PLAN_ACK_BATCH,
+	PGQ_PLAN_NACK,
+	PGQ_PLAN_DISCARD,
+	PGQ_PLAN_EXTEND,
+	PGQ_NUM_PLANS
+} PgqPlanId;
+
+/*
+ * A queue as this backend knows it: the table's name and settings, and the
+ * plans prepared for it.  Entries live in a backend-local hash keyed by the
+ * table's OID; a relcache invalidation of the table (any DDL on it, or
+ * pgq_alter_queue) marks the entry stale and the next use rebuilds it.
+ */
+typedef struct PgqQueue
+{
+	Oid			relid;			/* hash key: the queue table */
+	bool		valid;			/* false once invalidated */
+	char	   *relname;		/* bare table name, for messages */
+	char	   *qualname;		/* quoted schema.table, for SQL text */
+	int32		max_attempts;	/* 0 = unlimited */
+	Interval	lock_duration;
+	Interval	retry_delay;
+	bool		has_retention;
+	Interval	retention;
+	SPIPlanPtr	plans[PGQ_NUM_PLANS];
+} PgqQueue;
+
+/* The parsed settings of pgq_create_queue and friends. */
+typedef struct PgqQueueOptions
+{
+	bool		has_max_attempts;
+	int32		max_attempts;
+	bool		has_lock_duration;
+	Interval	lock_duration;
+	bool		has_retry_delay;
+	Interval	retry_delay;
+	bool		has_retention;
+	Interval	retention;
+	bool		reset_retention;
+	bool		has_unlogged;
+	bool		unlogged;
+} PgqQueueOptions;
+
+/* names.c */
+extern void pgq_parse_queue_name(const char *input, char **schemaname,
+								 char **relname);
+extern void pgq_check_name_fits(const char *relname);
+extern char *pgq_quote_qualified(Oid relid);
+extern char *pgq_derived_name(const char *relname, const char *suffix);
+
+/* catalog.c */
+extern Oid	pgq_extension_schema(Oid *ext_owner);
+extern PgqQueue *pgq_open_queue(Oid relid, LOCKMODE lockmode);
+extern bool pgq_is_queue(Oid relid);
+extern SPIPlanPtr pgq_plan(PgqQueue *queue, PgqPlanId id);
+extern void pgq_config_write(const char *sql, int nargs, Oid *argtypes,
+							 Datum *values, const char *nulls);
+extern List *pgq_all_queues(void);
+extern void pgq_begin_call(void);
+extern void pgq_end_call(void);
+
+/* plans.c */
+extern char *pgq_plan_sql(PgqQueue *queue, PgqPlanId id, int *nargs,
+						  Oid *argtypes);
+
+/* queue.c */
+extern void pgq_validate_options(PgqQueueOptions *opts);
+
+/* common argument checks (catalog.c) */
+extern Oid	pgq_arg_queue(FunctionCallInfo fcinfo, int argno);
+extern void pgq_arg_not_null(FunctionCallInfo fcinfo, int argno,
+							 const char *name);
+extern void pgq_check_writable(const char *action, PgqQueue *queue);
+extern TimestampTz pgq_now(void);
+extern TimestampTz pgq_add_interval(TimestampTz ts, const Interval *span);
+extern int	pgq_interval_sign(const Interval *span);
+extern char *pgq_lease_holder(void);
+extern void pgq_check_metadata(Datum metadata);
+
+/* reclaim.c */
+extern int64 pgq_reclaim_queue(PgqQueue *queue, int64 *deleted);
+
+#endif							/* PGQ_H */

@@ -1,0 +1,550 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.c
+ *	  Queue DDL: pgq_create_queue, pgq_register_queue, pgq_alter_queue and
+ *	  pgq_drop_queue.
+ *
+ * Table DDL runs through SPI as the calling user, so PostgreSQL's own rules
+ * decide who may create (CREATE on the schema), change or drop (ownership)
+ * a queue table.  The catalog row is written by pgq_config_write() after an
+ * explicit ownership check.  Everything happens in the caller's transaction:
+ * an error anywhere leaves nothing behind.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/index.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "pgq.h"
+
+PG_FUNCTION_INFO_V1(pgq_create_queue);
+PG_FUNCTION_INFO_V1(pgq_register_queue);
+PG_FUNCTION_INFO_V1(pgq_alter_queue);
+PG_FUNCTION_INFO_V1(pgq_drop_queue);
+
+/* The columns every queue table has: those of Dataddo's Go library. */
+typedef struct QueueColumn
+{
+	const char *name;
+	Oid			type;
+} QueueColumn;
+
+static const QueueColumn queue_columns[] = {
+	{"id", UUIDOID},
+	{"created_at", TIMESTAMPTZOID},
+	{"started_at", TIMESTAMPTZOID},
+	{"locked_until", TIMESTAMPTZOID},
+	{"scheduled_for", TIMESTAMPTZOID},
+	{"processed_at", TIMESTAMPTZOID},
+	{"consumed_count", INT4OID},
+	{"error_detail", TEXTOID},
+	{"payload", JSONBOID},
+	{"metadata", JSONBOID},
+};
+
+#define AVAILABLE_AT_EXPR "GREATEST(created_at, scheduled_for, locked_until)"
+
+static void
+check_queue_owner(Oid relid)
+{
+#if PG_VERSION_NUM >= 160000
+	if (!object_ownercheck(RelationRelationId, relid, GetUserId()))
+#else
+	if (!pg_class_ownercheck(relid, GetUserId()))
+#endif
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+}
+
+static void
+check_interval_option(const char *name, const Interval *span, bool allow_zero)
+{
+	int			sign = pgq_interval_sign(span);
+
+	if (sign < 0 || (sign == 0 && !allow_zero))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be %s", name,
+						allow_zero ? "zero or positive" : "positive")));
+}
+
+/* Check the values of the options that are set. */
+void
+pgq_validate_options(PgqQueueOptions *opts)
+{
+	if (opts->has_max_attempts && opts->max_attempts < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_attempts must be zero or positive"),
+				 errdetail("Zero means no limit.")));
+	if (opts->has_lock_duration)
+		check_interval_option("lock_duration", &opts->lock_duration, false);
+	if (opts->has_retry_delay)
+		check_interval_option("retry_delay", &opts->retry_delay, true);
+	if (opts->has_retention)
+		check_interval_option("retention", &opts->retention, true);
+}
+
+/*
+ * Read the option arguments starting at argument first: max_attempts,
+ * lock_duration, retry_delay, retention, and (when with_unlogged) unlogged.
+ * With required, a NULL is an error (retention excepted: NULL keeps finished
+ * rows until purged); otherwise NULL leaves the setting as it is.
+ */
+static void
+read_options(FunctionCallInfo fcinfo, int first, bool required,
+			 bool with_unlogged, PgqQueueOptions *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	if (required)
+	{
+		pgq_arg_not_null(fcinfo, first, "max_attempts");
+		pgq_arg_not_null(fcinfo, first + 1, "lock_duration");
+		pgq_arg_not_null(fcinfo, first + 2, "retry_delay");
+		if (with_unlogged)
+			pgq_arg_not_null(fcinfo, first + 4, "unlogged");
+	}
+	if (!PG_ARGISNULL(first))
+	{
+		opts->has_max_attempts = true;
+		opts->max_attempts = PG_GETARG_INT32(first);
+	}
+	if (!PG_ARGISNULL(first + 1))
+	{
+		opts->has_lock_duration = true;
+		opts->lock_duration = *PG_GETARG_INTERVAL_P(first + 1);
+	}
+	if (!PG_ARGISNULL(first + 2))
+	{
+		opts->has_retry_delay = true;
+		opts->retry_delay = *PG_GETARG_INTERVAL_P(first + 2);
+	}
+	if (!PG_ARGISNULL(first + 3))
+	{
+		opts->has_retention = true;
+		opts->retention = *PG_GETARG_INTERVAL_P(first + 3);
+	}
+	if (with_unlogged && !PG_ARGISNULL(first + 4))
+	{
+		opts->has_unlogged = true;
+		opts->unlogged = PG_GETARG_BOOL(first + 4);
+	}
+	pgq_validate_options(opts);
+}
+
+static void
+run_sql(const char *sql)
+{
+	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "pgq: SPI_execute failed: %s", SPI_result_code_string(rc));
+}
+
+/* CREATE INDEX statements of the indexes pgq needs on a queue table. */
+static void
+append_queue_indexes(StringInfo buf, const char *relname, const char *table)
+{
+	appendStringInfo(buf,
+					 "CREATE INDEX %s ON %s (available_at) WHERE processed_at IS NULL;\n",
+					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_READY_IDX)),
+					 table);
+	appendStringInfo(buf,
+					 "CREATE INDEX %s ON %s (created_at);\n",
+					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_CREATED_IDX)),
+					 table);
+	appendStringInfo(buf,
+					 "CREATE INDEX %s ON %s (processed_at) WHERE processed_at IS NOT NULL;\n",
+					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_DONE_IDX)),
+					 table);
+	appendStringInfo(buf,
+					 "CREATE INDEX %s ON %s (locked_until)"
+					 " WHERE locked_until IS NOT NULL AND processed_at IS NULL;\n",
+					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_LEASE_IDX)),
+					 table);
+}
+
+/* Insert the catalog row of a new queue. */
+static void
+insert_config(Oid relid, PgqQueueOptions *opts)
+{
+	Oid			types[5] = {REGCLASSOID, INT4OID, INTERVALOID, INTERVALOID, INTERVALOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = Int32GetDatum(opts->max_attempts);
+	values[2] = IntervalPGetDatum(&opts->lock_duration);
+	values[3] = IntervalPGetDatum(&opts->retry_delay);
+	values[4] = IntervalPGetDatum(&opts->retention);
+	if (!opts->has_retention)
+		nulls[4] = 'n';
+	pgq_config_write("INSERT INTO %s (queue, max_attempts, lock_duration,"
+					 " retry_delay, retention) VALUES ($1, $2, $3, $4, $5)",
+					 5, types, values, nulls);
+}
+
+/*
+ * pgq_create_queue(queue text, max_attempts, lock_duration, retry_delay,
+ *					retention, unlogged) returns regclass
+ */
+Datum
+pgq_create_queue(PG_FUNCTION_ARGS)
+{
+	char	   *input;
+	char	   *schemaname;
+	char	   *relname;
+	Oid			nspid;
+	Oid			relid;
+	char	   *table;
+	PgqQueueOptions opts;
+	StringInfoData ddl;
+
+	pgq_arg_not_null(fcinfo, 0, "queue");
+	input = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	read_options(fcinfo, 1, true, true, &opts);
+
+	pgq_parse_queue_name(input, &schemaname, &relname);
+	pgq_check_name_fits(relname);
+	if (schemaname != NULL)
+		nspid = LookupCreationNamespace(schemaname);
+	else
+		nspid = RangeVarGetCreationNamespace(makeRangeVar(NULL, relname, -1));
+
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot create queue \"%s\" during recovery", relname)));
+
+	relid = get_relname_relid(relname, nspid);
+	if (OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 pgq_is_queue(relid) ?
+				 errmsg("queue \"%s\" already exists", relname) :
+				 errmsg("relation \"%s\" already exists", relname),
+				 errhint("Adopt an existing table of the right shape with pgq_register_queue().")));
+
+	table = quote_qualified_identifier(get_namespace_name(nspid), relname);
+	initStringInfo(&ddl);
+	appendStringInfo(&ddl,
+					 "CREATE %sTABLE %s (\n"
+					 " id pg_catalog.uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),\n"
+					 " created_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),\n"
+					 " started_at pg_catalog.timestamptz,\n"
+					 " locked_until pg_catalog.timestamptz,\n"
+					 " scheduled_for pg_catalog.timestamptz,\n"
+					 " processed_at pg_catalog.timestamptz,\n"
+					 " consumed_count pg_catalog.int4 NOT NULL DEFAULT 0,\n"
+					 " error_detail pg_catalog.text,\n"
+					 " payload pg_catalog.jsonb NOT NULL,\n"
+					 " metadata pg_catalog.jsonb NOT NULL DEFAULT '{}'::pg_catalog.jsonb,\n"
+					 " lease_holder pg_catalog.text,\n"
+					 " available_at pg_catalog.timestamptz GENERATED ALWAYS AS (" AVAILABLE_AT_EXPR ") STORED,\n"
+					 " CONSTRAINT %s PRIMARY KEY (id)\n"
+					 ");\n",
+					 opts.unlogged ? "UNLOGGED " : "", table,
+					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_PKEY)));
+	append_queue_indexes(&ddl, relname, table);
+
+	SPI_connect();
+	run_sql(ddl.data);
+	relid = get_relname_relid(relname, nspid);
+	if (!OidIsValid(relid))
+		elog(ERROR, "pgq: queue table \"%s\" vanished after creation", relname);
+	/* the same string must name the new table in every other function */
+	if (schemaname == NULL && RelnameGetRelid(relname) != relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("queue name \"%s\" would refer to another relation", input),
+				 errdetail("Relation \"%s\" earlier on the search path has that name.",
+						   get_rel_name(RelnameGetRelid(relname))),
+				 errhint("Qualify the name with a schema.")));
+	insert_config(relid, &opts);
+	SPI_finish();
+
+	PG_RETURN_OID(relid);
+}
+
+/* Is there an index named name on the table relid? */
+static bool
+has_index_named(Oid relid, Oid nspid, const char *name)
+{
+	Oid			indexid = get_relname_relid(name, nspid);
+
+	if (!OidIsValid(indexid))
+		return false;
+	if (get_rel_relkind(indexid) != RELKIND_INDEX)
+		return false;
+	return IndexGetRelation(indexid, true) == relid;
+}
+
+/* Does the table have a unique, non-partial index on id alone? */
+static bool
+has_unique_id(Relation rel, AttrNumber id_attnum)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index index;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		index = (Form_pg_index) GETSTRUCT(tup);
+		if (index->indisunique && index->indisvalid && index->indnkeyatts == 1 &&
+			index->indkey.values[0] == id_attnum &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL))
+			found = true;
+		ReleaseSysCache(tup);
+	}
+	list_free(indexes);
+	return found;
+}
+
+/*
+ * pgq_register_queue(queue regclass, max_attempts, lock_duration,
+ *					  retry_delay, retention) returns regclass
+ *
+ * Adopt an existing table of the Go library's shape: check its columns, add
+ * lease_holder, available_at and pgq's indexes, and register it.
+ */
+Datum
+pgq_register_queue(PG_FUNCTION_ARGS)
+{
+	Oid			relid = pgq_arg_queue(fcinfo, 0);
+	PgqQueueOptions opts;
+	Relation	rel;
+	TupleDesc	desc;
+	char	   *relname;
+	Oid			nspid;
+	char	   *table;
+	StringInfoData ddl;
+	AttrNumber	id_attnum = InvalidAttrNumber;
+	bool		has_lease_holder = false;
+	bool		has_available_at = false;
+	bool		id_has_default = false;
+
+	read_options(fcinfo, 1, true, false, &opts);
+
+	rel = table_open(relid, AccessExclusiveLock);
+	relname = pstrdup(RelationGetRelationName(rel));
+	nspid = RelationGetNamespace(rel);
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", relname),
+				 errdetail("A queue is a plain table; partitioned tables, views and foreign tables are not supported.")));
+	check_queue_owner(relid);
+	if (pgq_is_queue(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("table \"%s\" is already a queue", relname)));
+	pgq_check_name_fits(relname);
+
+	desc = RelationGetDescr(rel);
+	for (int c = 0; c < lengthof(queue_columns); c++)
+	{
+		bool		found = false;
+
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (att->attisdropped || strcmp(NameStr(att->attname), queue_columns[c].name) != 0)
+				continue;
+			found = true;
+			if (att->atttypid != queue_columns[c].type)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column \"%s\" of table \"%s\" has type %s, but a queue needs %s",
+								queue_columns[c].name, relname,
+								format_type_be(att->atttypid),
+								format_type_be(queue_columns[c].type))));
+			if (c == 0)
+			{
+				id_attnum = att->attnum;
+				id_has_default = att->atthasdef;
+			}
+		}
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("table \"%s\" has no column \"%s\"", relname,
+							queue_columns[c].name),
+					 errdetail("A queue table needs the columns of the dataddo/pgq Go library.")));
+	}
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (strcmp(NameStr(att->attname), "lease_holder") == 0)
+		{
+			if (att->atttypid != TEXTOID)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column \"lease_holder\" of table \"%s\" must have type text", relname)));
+			has_lease_holder = true;
+		}
+		if (strcmp(NameStr(att->attname), "available_at") == 0)
+		{
+			if (att->atttypid != TIMESTAMPTZOID || att->attgenerated != ATTRIBUTE_GENERATED_STORED)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column \"available_at\" of table \"%s\" is not pgq's generated column", relname),
+						 errdetail("pgq needs available_at timestamptz GENERATED ALWAYS AS (%s) STORED.",
+								   AVAILABLE_AT_EXPR)));
+			has_available_at = true;
+		}
+	}
+
+	table = quote_qualified_identifier(get_namespace_name(nspid), relname);
+	initStringInfo(&ddl);
+	if (!id_has_default)
+		appendStringInfo(&ddl, "ALTER TABLE %s ALTER COLUMN id SET DEFAULT pg_catalog.gen_random_uuid();\n", table);
+	if (!has_unique_id(rel, id_attnum))
+		appendStringInfo(&ddl, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (id);\n", table,
+						 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_PKEY)));
+	if (!has_lease_holder)
+		appendStringInfo(&ddl, "ALTER TABLE %s ADD COLUMN lease_holder pg_catalog.text;\n", table);
+	if (!has_available_at)
+		appendStringInfo(&ddl, "ALTER TABLE %s ADD COLUMN available_at pg_catalog.timestamptz"
+						 " GENERATED ALWAYS AS (" AVAILABLE_AT_EXPR ") STORED;\n", table);
+	table_close(rel, NoLock);
+
+	{
+		StringInfoData idx;
+
+		initStringInfo(&idx);
+		append_queue_indexes(&idx, relname, table);
+		/* keep only the indexes not there yet */
+		if (!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_READY_IDX)) ||
+			!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_CREATED_IDX)) ||
+			!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_DONE_IDX)) ||
+			!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_LEASE_IDX)))
+			appendStringInfoString(&ddl, idx.data);
+	}
+
+	SPI_connect();
+	run_sql(ddl.data);
+	insert_config(relid, &opts);
+	SPI_finish();
+	CacheInvalidateRelcacheByRelid(relid);
+
+	PG_RETURN_OID(relid);
+}
+
+/*
+ * pgq_alter_queue(queue regclass, max_attempts, lock_duration, retry_delay,
+ *				   retention, unlogged, reset_retention) returns void
+ *
+ * NULL leaves a setting unchanged; reset_retention => true keeps finished
+ * rows until purged again.
+ */
+Datum
+pgq_alter_queue(PG_FUNCTION_ARGS)
+{
+	Oid			relid = pgq_arg_queue(fcinfo, 0);
+	PgqQueue   *queue;
+	PgqQueueOptions opts;
+	Oid			types[6] = {REGCLASSOID, INT4OID, INTERVALOID, INTERVALOID,
+	INTERVALOID, BOOLOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', 'n', 'n', 'n', 'n', ' '};
+
+	read_options(fcinfo, 1, false, true, &opts);
+	opts.reset_retention = !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
+	if (opts.reset_retention && opts.has_retention)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retention and reset_retention cannot both be given")));
+
+	queue = pgq_open_queue(relid, ShareUpdateExclusiveLock);
+	check_queue_owner(relid);
+	pgq_check_writable("alter", queue);
+
+	values[0] = ObjectIdGetDatum(relid);
+	if (opts.has_max_attempts)
+	{
+		values[1] = Int32GetDatum(opts.max_attempts);
+		nulls[1] = ' ';
+	}
+	if (opts.has_lock_duration)
+	{
+		values[2] = IntervalPGetDatum(&opts.lock_duration);
+		nulls[2] = ' ';
+	}
+	if (opts.has_retry_delay)
+	{
+		values[3] = IntervalPGetDatum(&opts.retry_delay);
+		nulls[3] = ' ';
+	}
+	if (opts.has_retention)
+	{
+		values[4] = IntervalPGetDatum(&opts.retention);
+		nulls[4] = ' ';
+	}
+	values[5] = BoolGetDatum(opts.reset_retention);
+
+	SPI_connect();
+	pgq_config_write("UPDATE %s SET"
+					 " max_attempts = COALESCE($2, max_attempts),"
+					 " lock_duration = COALESCE($3, lock_duration),"
+					 " retry_delay = COALESCE($4, retry_delay),"
+					 " retention = CASE WHEN $6 THEN NULL ELSE COALESCE($5, retention) END"
+					 " WHERE queue OPERATOR(pg_catalog.=) $1",
+					 6, types, values, nulls);
+	if (opts.has_unlogged &&
+		opts.unlogged != (get_rel_persistence(relid) == RELPERSISTENCE_UNLOGGED))
+		run_sql(psprintf("ALTER TABLE %s SET %s", queue->qualname,
+						 opts.unlogged ? "UNLOGGED" : "LOGGED"));
+	SPI_finish();
+
+	/* other backends drop their plans and settings of this queue */
+	CacheInvalidateRelcacheByRelid(relid);
+	PG_RETURN_VOID();
+}
+
+/* pgq_drop_queue(queue regclass) returns void */
+Datum
+pgq_drop_queue(PG_FUNCTION_ARGS)
+{
+	Oid			relid = pgq_arg_queue(fcinfo, 0);
+	PgqQueue   *queue = pgq_open_queue(relid, AccessExclusiveLock);
+	Oid			types[1] = {REGCLASSOID};
+	Datum		values[1];
+	char	   *qualname = pstrdup(queue->qualname);
+
+	pgq_check_writable("drop", queue);
+	values[0] = ObjectIdGetDatum(relid);
+
+	SPI_connect();
+	run_sql(psprintf("DROP TABLE %s", qualname));
+	/* the sql_drop event trigger also does this; be explicit */
+	pgq_config_write("DELETE FROM %s WHERE queue OPERATOR(pg_catalog.=) $1",
+					 1, types, values, NULL);
+	SPI_finish();
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,162 @@
+/*-------------------------------------------------------------------------
+ *
+ * reclaim.c
+ *	  pgq_reclaim: the sweep the background worker runs on each queue, also
+ *	  callable by hand or from a scheduler.
+ *
+ * An expired lease is deliverable again whether or not the sweep runs
+ * (available_at = locked_until is in the past).  The sweep makes it plain:
+ * it clears locked_until and lease_holder so SQL readers and Go tools see a
+ * waiting message, turns a message whose attempts are used up into a dead
+ * one with a reason, and deletes finished rows older than the queue's
+ * retention.  It works in statements of at most PGQ_SWEEP_BATCH rows that
+ * skip rows other sessions hold (a consumer finishing late simply wins).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/uuid.h"
+
+#include "pgq.h"
+
+PG_FUNCTION_INFO_V1(pgq_reclaim);
+
+/* Upper bound of retention batches per queue and pass. */
+#define PGQ_MAX_RETENTION_BATCHES	100
+
+/*
+ * Sweep one queue; the caller is connected to SPI and has opened the queue.
+ * Returns the number of messages reclaimed (made ready or dead) and adds
+ * the number of finished rows deleted to *deleted.
+ */
+int64
+pgq_reclaim_queue(PgqQueue *queue, int64 *deleted)
+{
+	TimestampTz now = pgq_now();
+	Oid			types[1] = {TIMESTAMPTZOID};
+	Datum		values[1];
+	int64		reclaimed = 0;
+	char	   *used_up;
+	char	   *sql;
+
+	values[0] = TimestampTzGetDatum(now);
+	used_up = queue->max_attempts > 0 ?
+		psprintf("q.consumed_count OPERATOR(pg_catalog.>=) %d", queue->max_attempts) :
+		pstrdup("false");
+	sql = psprintf("WITH expired AS ("
+				   " SELECT e.id, e.lease_holder IS NOT NULL AS leased FROM %1$s e"
+				   " WHERE e.locked_until IS NOT NULL AND e.processed_at IS NULL"
+				   " AND e.locked_until OPERATOR(pg_catalog.<) $1"
+				   " ORDER BY e.locked_until LIMIT %2$d FOR UPDATE SKIP LOCKED)"
+				   " UPDATE %1$s q SET locked_until = NULL, lease_holder = NULL,"
+				   " processed_at = CASE WHEN %3$s THEN $1 END,"
+				   " error_detail = CASE WHEN %3$s THEN pg_catalog.concat("
+				   "'lease expired after ', q.consumed_count, ' attempts')"
+				   " ELSE q.error_detail END"
+				   " FROM expired WHERE q.id OPERATOR(pg_catalog.=) expired.id"
+				   " RETURNING q.id, q.consumed_count, q.processed_at IS NOT NULL,"
+				   " expired.leased",
+				   queue->qualname, PGQ_SWEEP_BATCH, used_up);
+
+	for (;;)
+	{
+		int			rc = SPI_execute_with_args(sql, 1, types, values, NULL, false, 0);
+		uint64		n = SPI_processed;
+
+		if (rc != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "pgq: reclaim in \"%s\" failed: %s", queue->relname,
+				 SPI_result_code_string(rc));
+		for (uint64 i = 0; i < n; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			bool		dead = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+			bool		leased = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+			int32		attempt = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+
+			if (!dead && !leased)
+				continue;		/* a nack's retry delay ran out: not a lease */
+			reclaimed++;
+			ereport(DEBUG1,
+					(errmsg("pgq: reclaimed message %s of queue \"%s\" at attempt %d%s",
+							SPI_getvalue(tup, desc, 1), queue->relname, attempt,
+							dead ? ": attempts used up, now dead" : "")));
+		}
+		if (n < PGQ_SWEEP_BATCH)
+			break;
+	}
+
+	if (queue->has_retention)
+	{
+		Interval	minus;
+
+		minus.month = -queue->retention.month;
+		minus.day = -queue->retention.day;
+		minus.time = -queue->retention.time;
+		values[0] = TimestampTzGetDatum(pgq_add_interval(now, &minus));
+		sql = psprintf("DELETE FROM %1$s q WHERE q.id OPERATOR(pg_catalog.=) ANY (ARRAY("
+					   " SELECT d.id FROM %1$s d WHERE d.processed_at IS NOT NULL"
+					   " AND d.processed_at OPERATOR(pg_catalog.<=) $1"
+					   " ORDER BY d.processed_at LIMIT %2$d FOR UPDATE SKIP LOCKED))",
+					   queue->qualname, PGQ_SWEEP_BATCH);
+		for (int batch = 0; batch < PGQ_MAX_RETENTION_BATCHES; batch++)
+		{
+			int			rc = SPI_execute_with_args(sql, 1, types, values, NULL, false, 0);
+
+			if (rc != SPI_OK_DELETE)
+				elog(ERROR, "pgq: retention in \"%s\" failed: %s", queue->relname,
+					 SPI_result_code_string(rc));
+			*deleted += SPI_processed;
+			if (SPI_processed < PGQ_SWEEP_BATCH)
+				break;
+		}
+	}
+	return reclaimed;
+}
+
+/*
+ * pgq_reclaim(queue regclass default null) returns integer
+ *
+ * Sweep one queue, or with NULL every queue the caller may update (others
+ * are skipped).  Returns the number of messages reclaimed.
+ */
+Datum
+pgq_reclaim(PG_FUNCTION_ARGS)
+{
+	List	   *queues;
+	ListCell   *lc;
+	int64		reclaimed = 0;
+	int64		deleted = 0;
+
+	if (PG_ARGISNULL(0))
+		queues = pgq_all_queues();
+	else
+		queues = list_make1_oid(PG_GETARG_OID(0));
+
+	pgq_begin_call();
+	SPI_connect();
+	foreach(lc, queues)
+	{
+		Oid			relid = lfirst_oid(lc);
+		PgqQueue   *queue;
+
+		if (PG_ARGISNULL(0) &&
+			(!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) ||
+			 pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK))
+			continue;
+		queue = pgq_open_queue(relid, RowExclusiveLock);
+		pgq_check_writable("reclaim in", queue);
+		reclaimed += pgq_reclaim_queue(queue, &deleted);
+	}
+	SPI_finish();
+	pgq_end_call();
+	PG_RETURN_INT32((int32) reclaimed);
+}
