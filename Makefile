@@ -17,7 +17,10 @@ OBJS = \
 	src/publish.o \
 	src/consume.o \
 	src/finish.o \
-	src/reclaim.o
+	src/reclaim.o \
+	src/shmem.o \
+	src/worker.o \
+	src/status.o
 
 DATA = $(wildcard sql/pgq--*.sql)
 

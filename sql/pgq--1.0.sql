@@ -243,3 +243,28 @@ WHERE pg_catalog.has_table_privilege(c.queue::pg_catalog.oid, 'SELECT')
 COMMENT ON VIEW @extschema@.pgq_queues IS
 	'every queue the current role may read (all of them for pg_monitor members) and its settings';
 GRANT SELECT ON @extschema@.pgq_queues TO PUBLIC;
+
+CREATE FUNCTION @extschema@.pgq_worker_status(
+	OUT database pg_catalog.text,
+	OUT launcher_pid pg_catalog.int4,
+	OUT worker_pid pg_catalog.int4,
+	OUT last_run pg_catalog.timestamptz,
+	OUT passes pg_catalog.int8,
+	OUT last_reclaimed pg_catalog.int8,
+	OUT last_deleted pg_catalog.int8,
+	OUT total_reclaimed pg_catalog.int8,
+	OUT total_deleted pg_catalog.int8,
+	OUT last_error pg_catalog.text,
+	OUT last_error_at pg_catalog.timestamptz,
+	OUT status pg_catalog.text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pgq_worker_status'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_worker_status() IS
+	'the background worker''s state per database, from shared memory (see the pgq_workers view)';
+
+CREATE VIEW @extschema@.pgq_workers AS
+SELECT * FROM @extschema@.pgq_worker_status();
+COMMENT ON VIEW @extschema@.pgq_workers IS
+	'the background worker per database: launcher and worker pids, last pass, messages reclaimed and finished rows deleted (last pass and since server start), last error, status';
+GRANT SELECT ON @extschema@.pgq_workers TO PUBLIC;

@@ -1,31 +1,79 @@
 /*-------------------------------------------------------------------------
  *
  * pgq.c
- *	  Module entry point of the pgq extension.
+ *	  Module entry point of the pgq extension and its GUCs.
  *
  * _PG_init runs in every process that loads pgq.so: the postmaster when pgq
  * is in shared_preload_libraries, or a backend on its first call to a pgq
- * function.  It defines the GUCs; everything else is set up lazily.
+ * function.  It defines the GUCs (pgq.* is reserved); only during preload
+ * does it ask for shared memory and register the background launcher.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "pgq.h"
 
 PG_MODULE_MAGIC;
 
+bool		pgq_enabled = true;
+int			pgq_reclaim_interval = 1000;
+int			pgq_max_workers = 2;
+bool		pgq_log_reclaims = false;
+
 void		_PG_init(void);
 
 void
 _PG_init(void)
 {
+	DefineCustomBoolVariable("pgq.enabled",
+							 "Runs pgq's background worker, which reclaims expired leases.",
+							 NULL,
+							 &pgq_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("pgq.reclaim_interval",
+							"Time between two reclaim passes of the background worker.",
+							NULL,
+							&pgq_reclaim_interval,
+							1000,
+							10,
+							3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pgq.max_workers",
+							"Maximum number of per-database pgq workers running at once.",
+							"Each uses a slot of max_worker_processes while it runs.",
+							&pgq_max_workers,
+							2,
+							1,
+							64,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("pgq.log_reclaims",
+							 "Logs every reclaimed message (queue, id, attempt) at LOG level.",
+							 "When off, they are logged at DEBUG1.",
+							 &pgq_log_reclaims,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("pgq");
 #else
 	EmitWarningsOnPlaceholders("pgq");
 #endif
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	pgq_shmem_init();
+	pgq_register_launcher();
 }

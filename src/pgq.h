@@ -24,6 +24,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
+#include "storage/condition_variable.h"
+#include "storage/lwlock.h"
 #include "utils/timestamp.h"
 
 #define PGQ_EXTENSION_NAME		"pgq"
@@ -62,6 +64,7 @@ typedef enum PgqPlanId
 	PGQ_PLAN_NACK,
 	PGQ_PLAN_DISCARD,
 	PGQ_PLAN_EXTEND,
+	PGQ_PLAN_NEXT_DUE,
 	PGQ_NUM_PLANS
 } PgqPlanId;
 
@@ -100,6 +103,60 @@ typedef struct PgqQueueOptions
 	bool		has_unlogged;
 	bool		unlogged;
 } PgqQueueOptions;
+
+/* Shared memory (shmem.c), present only with shared_preload_libraries. */
+#define PGQ_WAIT_SLOTS			128
+#define PGQ_MAX_DATABASES		64
+#define PGQ_WAKE_ALL_THRESHOLD	16
+#define PGQ_ERROR_LEN			256
+
+typedef struct PgqWaitSlot
+{
+	ConditionVariable plain;	/* consumers without a metadata filter */
+	ConditionVariable filtered; /* consumers with one */
+} PgqWaitSlot;
+
+/* What the background worker did in one database. */
+typedef struct PgqDbState
+{
+	Oid			dboid;			/* InvalidOid: entry free */
+	bool		has_extension;	/* pgq installed there at the last check */
+	int			pid;			/* per-database worker running now, or 0 */
+	TimestampTz last_checked;	/* last visit of a worker */
+	TimestampTz last_run;		/* end of the last complete pass */
+	int64		passes;
+	int64		last_reclaimed;
+	int64		last_deleted;
+	int64		total_reclaimed;
+	int64		total_deleted;
+	TimestampTz last_error_at;
+	char		last_error[PGQ_ERROR_LEN];
+} PgqDbState;
+
+typedef struct PgqShared
+{
+	LWLock	   *lock;			/* guards dbs[] and launcher_pid */
+	int			launcher_pid;
+	PgqWaitSlot slots[PGQ_WAIT_SLOTS];
+	PgqDbState	dbs[PGQ_MAX_DATABASES];
+} PgqShared;
+
+extern PgqShared *pgq_shared;
+
+extern void pgq_shmem_init(void);
+extern PgqWaitSlot *pgq_wait_slot(Oid relid);
+extern void pgq_wake(Oid relid, int count);
+extern void pgq_note_publish(Oid relid, int count);
+extern PgqDbState *pgq_db_state(Oid dboid, bool create);
+
+/* GUCs (pgq.c) */
+extern bool pgq_enabled;
+extern int	pgq_reclaim_interval;
+extern int	pgq_max_workers;
+extern bool pgq_log_reclaims;
+
+/* worker.c */
+extern void pgq_register_launcher(void);
 
 /* names.c */
 extern void pgq_parse_queue_name(const char *input, char **schemaname,

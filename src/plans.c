@@ -196,6 +196,15 @@ pgq_plan_sql(PgqQueue *queue, PgqPlanId id, int *nargs, Oid *argtypes)
 							" AND ($3 IS NULL OR q.consumed_count OPERATOR(pg_catalog.=) $3)"
 							" RETURNING q.locked_until", t);
 
+		case PGQ_PLAN_NEXT_DUE:
+			/* $1 now: when does the next message become available? */
+			*nargs = 1;
+			argtypes[0] = TIMESTAMPTZOID;
+			return psprintf("SELECT q.available_at FROM %s q"
+							" WHERE q.processed_at IS NULL"
+							" AND q.available_at OPERATOR(pg_catalog.>) $1"
+							" ORDER BY q.available_at LIMIT 1", t);
+
 		case PGQ_NUM_PLANS:
 			break;
 	}

@@ -85,7 +85,7 @@ pgq_reclaim_queue(PgqQueue *queue, int64 *deleted)
 			if (!dead && !leased)
 				continue;		/* a nack's retry delay ran out: not a lease */
 			reclaimed++;
-			ereport(DEBUG1,
+			ereport(pgq_log_reclaims ? LOG : DEBUG1,
 					(errmsg("pgq: reclaimed message %s of queue \"%s\" at attempt %d%s",
 							SPI_getvalue(tup, desc, 1), queue->relname, attempt,
 							dead ? ": attempts used up, now dead" : "")));
@@ -93,6 +93,8 @@ pgq_reclaim_queue(PgqQueue *queue, int64 *deleted)
 		if (n < PGQ_SWEEP_BATCH)
 			break;
 	}
+	/* messages made ready wake waiting consumers once this commits */
+	pgq_note_publish(queue->relid, (int) Min(reclaimed, PGQ_WAKE_ALL_THRESHOLD));
 
 	if (queue->has_retention)
 	{

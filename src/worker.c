@@ -1,0 +1,383 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The background worker: a launcher and short-lived per-database
+ *	  workers that reclaim expired leases with no client running.
+ *
+ * The launcher ("pgq launcher") connects to no database.  Every
+ * pgq.reclaim_interval it reads pg_database and starts, at most
+ * pgq.max_workers at a time, one "pgq worker" per database that has pgq
+ * installed (or has not been checked for PGQ_RECHECK_INTERVAL).  A worker
+ * connects, runs pgq_reclaim_queue() on each queue in a transaction of its
+ * own, records what it did in shared memory, and exits, so no connection
+ * stays open between passes: DROP DATABASE, DROP EXTENSION and ALTER
+ * EXTENSION UPDATE never wait for more than one short pass.
+ *
+ * Safety: a worker does each queue's table work as the table's owner in a
+ * restricted security context with search_path = pg_catalog, pg_temp, so a
+ * trigger or index expression on a queue table never runs as superuser;
+ * it takes the table lock conditionally and sets lock_timeout, so it never
+ * queues behind user locks; an error in one queue is recorded and the pass
+ * goes on.  The launcher is registered with BgWorkerStart_RecoveryFinished:
+ * it never runs on a standby and starts after promotion; the postmaster
+ * restarts it after a crash or pg_terminate_backend.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "pgq.h"
+
+/* A database without pgq is looked at again after this many ms. */
+#define PGQ_RECHECK_INTERVAL	10000
+
+/* What the current worker pass did (static: they survive longjmp). */
+static int64 pass_reclaimed = 0;
+static int64 pass_deleted = 0;
+static char *pass_error = NULL;
+
+PGDLLEXPORT void pgq_launcher_main(Datum arg);
+PGDLLEXPORT void pgq_worker_main(Datum arg);
+
+/* Register the launcher; called from _PG_init during preload. */
+void
+pgq_register_launcher(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	strlcpy(worker.bgw_library_name, "pgq", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "pgq_launcher_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "pgq launcher", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "pgq launcher", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+/* The databases a pass visits: connectable, not templates. */
+static List *
+databases_to_visit(void)
+{
+	List	   *result = NIL;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	MemoryContext caller = CurrentMemoryContext;
+	TimestampTz now = GetCurrentTimestamp();
+
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		PgqDbState *state;
+		bool		visit;
+
+		if (!db->datallowconn || db->datistemplate)
+			continue;
+		LWLockAcquire(pgq_shared->lock, LW_SHARED);
+		state = pgq_db_state(db->oid, false);
+		visit = state == NULL || state->has_extension ||
+			TimestampDifferenceExceeds(state->last_checked, now, PGQ_RECHECK_INTERVAL);
+		LWLockRelease(pgq_shared->lock);
+		if (visit)
+		{
+			MemoryContext old = MemoryContextSwitchTo(caller);
+
+			result = lappend_oid(result, db->oid);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return result;
+}
+
+static BackgroundWorkerHandle *
+start_worker(Oid dboid)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "pgq", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "pgq_worker_main", BGW_MAXLEN);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pgq worker for database %u", dboid);
+	strlcpy(worker.bgw_type, "pgq worker", BGW_MAXLEN);
+	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		return NULL;			/* no free slot: try again next pass */
+	return handle;
+}
+
+/* One pass of the launcher over every database. */
+static void
+launcher_pass(void)
+{
+	List	   *dbs = databases_to_visit();
+	List	   *running = NIL;
+	ListCell   *lc;
+
+	foreach(lc, dbs)
+	{
+		BackgroundWorkerHandle *handle;
+
+		/* at most pgq.max_workers at once */
+		while (list_length(running) >= pgq_max_workers)
+		{
+			handle = linitial(running);
+			running = list_delete_first(running);
+			WaitForBackgroundWorkerShutdown(handle);
+			pfree(handle);
+		}
+		CHECK_FOR_INTERRUPTS();
+		handle = start_worker(lfirst_oid(lc));
+		if (handle != NULL)
+			running = lappend(running, handle);
+	}
+	foreach(lc, running)
+	{
+		WaitForBackgroundWorkerShutdown((BackgroundWorkerHandle *) lfirst(lc));
+		pfree(lfirst(lc));
+	}
+	list_free(running);
+	list_free(dbs);
+}
+
+static void
+launcher_exit(int code, Datum arg)
+{
+	LWLockAcquire(pgq_shared->lock, LW_EXCLUSIVE);
+	if (pgq_shared->launcher_pid == MyProcPid)
+		pgq_shared->launcher_pid = 0;
+	LWLockRelease(pgq_shared->lock);
+}
+
+void
+pgq_launcher_main(Datum arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_activity(STATE_RUNNING, "pgq launcher");
+
+	LWLockAcquire(pgq_shared->lock, LW_EXCLUSIVE);
+	pgq_shared->launcher_pid = MyProcPid;
+	LWLockRelease(pgq_shared->lock);
+	before_shmem_exit(launcher_exit, (Datum) 0);
+	ereport(LOG, (errmsg("pgq launcher started")));
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (pgq_enabled)
+		{
+			pgstat_report_activity(STATE_RUNNING, "pgq launcher: starting workers");
+			launcher_pass();
+			pgstat_report_activity(STATE_IDLE, NULL);
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 pgq_reclaim_interval, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* Record the end of a worker's visit to its database. */
+static void
+record_visit(bool has_extension, bool complete, int64 reclaimed,
+			 int64 deleted, const char *error)
+{
+	PgqDbState *state;
+	TimestampTz now = GetCurrentTimestamp();
+
+	LWLockAcquire(pgq_shared->lock, LW_EXCLUSIVE);
+	state = pgq_db_state(MyDatabaseId, true);
+	if (state != NULL)
+	{
+		state->has_extension = has_extension;
+		state->last_checked = now;
+		state->pid = 0;
+		if (has_extension && complete)
+		{
+			state->last_run = now;
+			state->passes++;
+			state->last_reclaimed = reclaimed;
+			state->last_deleted = deleted;
+			state->total_reclaimed += reclaimed;
+			state->total_deleted += deleted;
+		}
+		if (error != NULL)
+		{
+			strlcpy(state->last_error, error, PGQ_ERROR_LEN);
+			state->last_error_at = now;
+		}
+	}
+	LWLockRelease(pgq_shared->lock);
+}
+
+/*
+ * Sweep one queue in its own transaction as the table's owner.  Returns
+ * false when the queue was skipped (gone, or its table lock not free).
+ */
+static bool
+sweep_queue(Oid relid, int64 *reclaimed, int64 *deleted)
+{
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+	int			save_nestlevel;
+	PgqQueue   *queue;
+	int64		n;
+	HeapTuple	tup;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	if (!ConditionalLockRelationOid(relid, RowExclusiveLock))
+		return false;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+
+	SPI_connect();
+	queue = pgq_open_queue(relid, RowExclusiveLock);
+	pgstat_report_activity(STATE_RUNNING, psprintf("pgq worker: reclaim in %s", queue->qualname));
+	n = pgq_reclaim_queue(queue, deleted);
+	SPI_finish();
+
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	*reclaimed += n;
+	return true;
+}
+
+void
+pgq_worker_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+	List	   *queues;
+	ListCell   *lc;
+	MemoryContext work_cxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+
+	LWLockAcquire(pgq_shared->lock, LW_EXCLUSIVE);
+	{
+		PgqDbState *state = pgq_db_state(MyDatabaseId, true);
+
+		if (state != NULL)
+			state->pid = MyProcPid;
+	}
+	LWLockRelease(pgq_shared->lock);
+
+	/* never wait long behind user locks; never run long */
+	SetConfigOption("lock_timeout", "1s", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "60s", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("application_name", "pgq worker", PGC_SUSET, PGC_S_OVERRIDE);
+
+	work_cxt = AllocSetContextCreate(TopMemoryContext, "pgq worker",
+									 ALLOCSET_DEFAULT_SIZES);
+
+	StartTransactionCommand();
+	if (!OidIsValid(get_extension_oid(PGQ_EXTENSION_NAME, true)))
+	{
+		CommitTransactionCommand();
+		record_visit(false, false, 0, 0, NULL);
+		proc_exit(0);
+	}
+	PushActiveSnapshot(GetTransactionSnapshot());
+	{
+		MemoryContext old = MemoryContextSwitchTo(work_cxt);
+
+		queues = pgq_all_queues();
+		MemoryContextSwitchTo(old);
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	foreach(lc, queues)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		CHECK_FOR_INTERRUPTS();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		PG_TRY();
+		{
+			/* the extension may have been dropped since the list was read */
+			if (OidIsValid(get_extension_oid(PGQ_EXTENSION_NAME, true)))
+				(void) sweep_queue(relid, &pass_reclaimed, &pass_deleted);
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+			MemoryContext old = MemoryContextSwitchTo(work_cxt);
+
+			edata = CopyErrorData();
+			MemoryContextSwitchTo(old);
+			FlushErrorState();
+			AbortCurrentTransaction();
+			old = MemoryContextSwitchTo(work_cxt);
+			pass_error = psprintf("queue %u: %s", relid, edata->message);
+			MemoryContextSwitchTo(old);
+			ereport(LOG,
+					(errmsg("pgq worker: reclaim of table %u failed: %s",
+							relid, edata->message)));
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+	}
+	pgstat_report_activity(STATE_IDLE, NULL);
+	record_visit(true, true, pass_reclaimed, pass_deleted, pass_error);
+	proc_exit(0);
+}
