@@ -20,7 +20,8 @@ OBJS = \
 	src/reclaim.o \
 	src/shmem.o \
 	src/worker.o \
-	src/status.o
+	src/status.o \
+	src/grant.o
 
 DATA = $(wildcard sql/pgq--*.sql)
 

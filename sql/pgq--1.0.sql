@@ -11,6 +11,45 @@
  * no object planted by someone else is adopted.
  */
 
+-- Refuse a schema that someone other than a superuser owns or may create
+-- objects in: such a role could plant look-alikes of pgq's objects or of
+-- the built-ins they call (CVE-2018-1058, CVE-2023-39417).
+DO $pgq_check$
+DECLARE
+	schema_owner pg_catalog.oid;
+BEGIN
+	SELECT CASE WHEN n.nspowner OPERATOR(pg_catalog.=) 'pg_database_owner'::pg_catalog.regrole
+				THEN d.datdba ELSE n.nspowner END
+	  INTO schema_owner
+	  FROM pg_catalog.pg_namespace n, pg_catalog.pg_database d
+	 WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+	   AND d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database();
+	IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) schema_owner) THEN
+		RAISE EXCEPTION 'cannot install pgq into schema "%": it is owned by non-superuser role "%"',
+			'@extschema@', pg_catalog.pg_get_userbyid(schema_owner)
+			USING ERRCODE = '42501',
+				  HINT = 'Create a schema owned by a superuser and install there: CREATE SCHEMA pgq; CREATE EXTENSION pgq SCHEMA pgq;';
+	END IF;
+	IF EXISTS (SELECT 1
+				 FROM pg_catalog.pg_namespace n
+					  CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
+					  CROSS JOIN pg_catalog.pg_database d
+				WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+				  AND d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+				  AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+				  AND (a.grantee OPERATOR(pg_catalog.=) 0
+					   OR NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r
+								WHERE r.oid OPERATOR(pg_catalog.=)
+									  CASE WHEN a.grantee OPERATOR(pg_catalog.=) 'pg_database_owner'::pg_catalog.regrole
+										   THEN d.datdba ELSE a.grantee END))) THEN
+		RAISE EXCEPTION 'cannot install pgq into schema "%": roles that are not superusers may create objects in it',
+			'@extschema@'
+			USING ERRCODE = '42501',
+				  HINT = 'Revoke CREATE on the schema from them, or install pgq into a schema only superusers can write: CREATE SCHEMA pgq; CREATE EXTENSION pgq SCHEMA pgq;';
+	END IF;
+END
+$pgq_check$;
+
 -- The catalog of queues: one row per queue table, with its settings.
 CREATE TABLE @extschema@.pgq_queue_config (
 	queue pg_catalog.regclass NOT NULL,
@@ -222,6 +261,42 @@ AS 'MODULE_PATHNAME', 'pgq_reclaim'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.pgq_reclaim(pg_catalog.regclass) IS
 	'sweep expired leases (to ready, or dead when attempts are used up) and finished rows past retention; NULL = every queue the caller may update';
+
+-- Privileges -----------------------------------------------------------
+
+CREATE FUNCTION @extschema@.pgq_grant(
+	queue pg_catalog.regclass,
+	role pg_catalog.name,
+	privilege pg_catalog.text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgq_grant'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_grant(pg_catalog.regclass, pg_catalog.name, pg_catalog.text) IS
+	'grant a role exactly what publish, consume or admin on a queue needs (table privileges, schema usage, admin functions)';
+
+CREATE FUNCTION @extschema@.pgq_revoke(
+	queue pg_catalog.regclass,
+	role pg_catalog.name,
+	privilege pg_catalog.text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgq_revoke'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_revoke(pg_catalog.regclass, pg_catalog.name, pg_catalog.text) IS
+	'revoke what pgq_grant gave for publish, consume or admin (schema usage is left alone)';
+
+-- DDL and admin helpers are not for everyone; message functions are, since
+-- table privileges decide who may publish and consume.
+REVOKE EXECUTE ON FUNCTION
+	@extschema@.pgq_create_queue(pg_catalog.text, pg_catalog.int4, pg_catalog.interval, pg_catalog.interval, pg_catalog.interval, pg_catalog.bool),
+	@extschema@.pgq_register_queue(pg_catalog.regclass, pg_catalog.int4, pg_catalog.interval, pg_catalog.interval, pg_catalog.interval),
+	@extschema@.pgq_alter_queue(pg_catalog.regclass, pg_catalog.int4, pg_catalog.interval, pg_catalog.interval, pg_catalog.interval, pg_catalog.bool, pg_catalog.bool),
+	@extschema@.pgq_drop_queue(pg_catalog.regclass),
+	@extschema@.pgq_purge(pg_catalog.regclass, pg_catalog.interval),
+	@extschema@.pgq_requeue(pg_catalog.regclass, pg_catalog.uuid[]),
+	@extschema@.pgq_reclaim(pg_catalog.regclass),
+	@extschema@.pgq_grant(pg_catalog.regclass, pg_catalog.name, pg_catalog.text),
+	@extschema@.pgq_revoke(pg_catalog.regclass, pg_catalog.name, pg_catalog.text)
+FROM PUBLIC;
 
 -- Views ----------------------------------------------------------------
 

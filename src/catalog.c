@@ -24,6 +24,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -518,4 +519,21 @@ pgq_check_metadata(Datum metadata)
 					 errmsg("metadata values must be strings"),
 					 errdetail("Metadata is a flat map of string keys to string values, for example {\"tenant\": \"acme\"}.")));
 	}
+}
+
+/* Refuse a payload larger than pgq.max_payload_bytes (0: no limit). */
+void
+pgq_check_payload_size(Datum payload)
+{
+	Size		size;
+
+	if (pgq_max_payload_bytes <= 0)
+		return;
+	size = toast_raw_datum_size(payload);
+	if (size > (Size) pgq_max_payload_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("payload of %zu bytes exceeds the limit of %d bytes", size,
+						pgq_max_payload_bytes),
+				 errhint("Keep large data elsewhere and publish a reference to it, or raise pgq.max_payload_bytes.")));
 }

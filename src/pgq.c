@@ -24,6 +24,7 @@ bool		pgq_enabled = true;
 int			pgq_reclaim_interval = 1000;
 int			pgq_max_workers = 2;
 bool		pgq_log_reclaims = false;
+int			pgq_max_payload_bytes = 64 * 1024 * 1024;
 
 void		_PG_init(void);
 
@@ -66,6 +67,16 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("pgq.max_payload_bytes",
+							"Largest message payload pgq_publish accepts, in bytes.",
+							"0 means no limit other than PostgreSQL's own (1 GB).",
+							&pgq_max_payload_bytes,
+							64 * 1024 * 1024,
+							0,
+							INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("pgq");
 #else

@@ -154,6 +154,7 @@ extern bool pgq_enabled;
 extern int	pgq_reclaim_interval;
 extern int	pgq_max_workers;
 extern bool pgq_log_reclaims;
+extern int	pgq_max_payload_bytes;
 
 /* worker.c */
 extern void pgq_register_launcher(void);
@@ -193,6 +194,7 @@ extern TimestampTz pgq_add_interval(TimestampTz ts, const Interval *span);
 extern int	pgq_interval_sign(const Interval *span);
 extern char *pgq_lease_holder(void);
 extern void pgq_check_metadata(Datum metadata);
+extern void pgq_check_payload_size(Datum payload);
 
 /* reclaim.c */
 extern int64 pgq_reclaim_queue(PgqQueue *queue, int64 *deleted);

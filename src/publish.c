@@ -51,6 +51,7 @@ pgq_publish(PG_FUNCTION_ARGS)
 	Datum		id;
 
 	pgq_arg_not_null(fcinfo, 1, "payload");
+	pgq_check_payload_size(PG_GETARG_DATUM(1));
 	values[0] = PG_GETARG_DATUM(1);
 	nulls[0] = ' ';
 	read_publish_args(fcinfo, values, nulls);
@@ -108,6 +109,16 @@ pgq_publish_batch(PG_FUNCTION_ARGS)
 				 errmsg("cannot publish %d messages in one call", count),
 				 errdetail("The limit is %d messages per batch.", PGQ_MAX_BATCH_SIZE),
 				 errhint("Split the array into smaller batches.")));
+	if (pgq_max_payload_bytes > 0)
+	{
+		ArrayIterator it = array_create_iterator(payloads, 0, NULL);
+		Datum		elem;
+		bool		isnull;
+
+		while (array_iterate(it, &elem, &isnull))
+			pgq_check_payload_size(elem);
+		array_free_iterator(it);
+	}
 	values[0] = PointerGetDatum(payloads);
 	nulls[0] = ' ';
 	read_publish_args(fcinfo, values, nulls);

@@ -74,6 +74,64 @@ check_queue_owner(Oid relid)
 }
 
 static void
+run_sql(const char *sql)
+{
+	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "pgq: SPI_execute failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * May the current user administer this queue (alter, drop)?  Its owner may,
+ * and so may a role given pgq_grant(..., 'admin'), which includes TRUNCATE
+ * on the table: the power to destroy every message.  Errors otherwise.
+ * Returns the role table DDL must run as: the owner.
+ */
+static Oid
+check_queue_admin(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	if (has_privs_of_role(GetUserId(), owner))
+		return GetUserId();
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRUNCATE) == ACLCHECK_OK)
+		return owner;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("must be owner or admin of queue \"%s\"", get_rel_name(relid)),
+			 errhint("The owner can grant it with pgq_grant(queue, role, 'admin').")));
+	return InvalidOid;			/* keep compiler quiet */
+}
+
+/* Run table DDL as the given role (the queue's owner, for an admin). */
+static void
+run_sql_as(Oid role, const char *sql)
+{
+	Oid			save_userid;
+	int			save_sec;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	if (role != save_userid)
+		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		run_sql(sql);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+}
+
+static void
 check_interval_option(const char *name, const Interval *span, bool allow_zero)
 {
 	int			sign = pgq_interval_sign(span);
@@ -147,15 +205,6 @@ read_options(FunctionCallInfo fcinfo, int first, bool required,
 		opts->unlogged = PG_GETARG_BOOL(first + 4);
 	}
 	pgq_validate_options(opts);
-}
-
-static void
-run_sql(const char *sql)
-{
-	int			rc = SPI_execute(sql, false, 0);
-
-	if (rc < 0)
-		elog(ERROR, "pgq: SPI_execute failed: %s", SPI_result_code_string(rc));
 }
 
 /* CREATE INDEX statements of the indexes pgq needs on a queue table. */
@@ -360,6 +409,12 @@ pgq_register_queue(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("table \"%s\" is already a queue", relname)));
+	if (rel->rd_rel->relrowsecurity)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table \"%s\" has row-level security enabled", relname),
+				 errdetail("pgq does not serve queues whose rows some consumers cannot see."),
+				 errhint("Disable it with ALTER TABLE ... DISABLE ROW LEVEL SECURITY, or use one queue per audience.")));
 	pgq_check_name_fits(relname);
 
 	desc = RelationGetDescr(rel);
@@ -469,6 +524,7 @@ pgq_alter_queue(PG_FUNCTION_ARGS)
 	Oid			relid = pgq_arg_queue(fcinfo, 0);
 	PgqQueue   *queue;
 	PgqQueueOptions opts;
+	Oid			ddl_role;
 	Oid			types[6] = {REGCLASSOID, INT4OID, INTERVALOID, INTERVALOID,
 	INTERVALOID, BOOLOID};
 	Datum		values[6];
@@ -482,7 +538,7 @@ pgq_alter_queue(PG_FUNCTION_ARGS)
 				 errmsg("retention and reset_retention cannot both be given")));
 
 	queue = pgq_open_queue(relid, ShareUpdateExclusiveLock);
-	check_queue_owner(relid);
+	ddl_role = check_queue_admin(relid);
 	pgq_check_writable("alter", queue);
 
 	values[0] = ObjectIdGetDatum(relid);
@@ -518,8 +574,8 @@ pgq_alter_queue(PG_FUNCTION_ARGS)
 					 6, types, values, nulls);
 	if (opts.has_unlogged &&
 		opts.unlogged != (get_rel_persistence(relid) == RELPERSISTENCE_UNLOGGED))
-		run_sql(psprintf("ALTER TABLE %s SET %s", queue->qualname,
-						 opts.unlogged ? "UNLOGGED" : "LOGGED"));
+		run_sql_as(ddl_role, psprintf("ALTER TABLE %s SET %s", queue->qualname,
+									  opts.unlogged ? "UNLOGGED" : "LOGGED"));
 	SPI_finish();
 
 	/* other backends drop their plans and settings of this queue */
@@ -536,12 +592,13 @@ pgq_drop_queue(PG_FUNCTION_ARGS)
 	Oid			types[1] = {REGCLASSOID};
 	Datum		values[1];
 	char	   *qualname = pstrdup(queue->qualname);
+	Oid			ddl_role = check_queue_admin(relid);
 
 	pgq_check_writable("drop", queue);
 	values[0] = ObjectIdGetDatum(relid);
 
 	SPI_connect();
-	run_sql(psprintf("DROP TABLE %s", qualname));
+	run_sql_as(ddl_role, psprintf("DROP TABLE %s", qualname));
 	/* the sql_drop event trigger also does this; be explicit */
 	pgq_config_write("DELETE FROM %s WHERE queue OPERATOR(pg_catalog.=) $1",
 					 1, types, values, NULL);
