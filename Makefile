@@ -21,7 +21,8 @@ OBJS = \
 	src/shmem.o \
 	src/worker.o \
 	src/status.o \
-	src/grant.o
+	src/grant.o \
+	src/stats.o
 
 DATA = $(wildcard sql/pgq--*.sql)
 
@@ -45,6 +46,9 @@ all install installcheck:
 	@echo "     or run 'make test' / 'make demo' as root, which install it through apt" >&2
 	@exit 1
 endif
+
+# every object depends on the shared header
+$(OBJS): src/pgq.h
 
 # Debian's postgresql-NN-pgq3 (Skytools PgQ) installs an extension with the
 # same name.  Never overwrite its control file.

@@ -57,6 +57,7 @@ consume_once(PgqQueue *queue, bool filtered, Interval *lock_duration,
 	for (uint64 i = 0; i < n; i++)
 		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
 	SPI_finish();
+	pgq_note_count(queue->relid, PGQ_C_CONSUMED, (int64) n);
 	return n;
 }
 

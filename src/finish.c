@@ -88,6 +88,7 @@ Datum
 pgq_ack(PG_FUNCTION_ARGS)
 {
 	Oid			relid = pgq_arg_queue(fcinfo, 0);
+	PgqQueue   *queue;
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	uint64		done;
@@ -97,7 +98,9 @@ pgq_ack(PG_FUNCTION_ARGS)
 	values[1] = TimestampTzGetDatum(pgq_now());
 	read_attempt(fcinfo, 2, &values[2], &nulls[2]);
 
-	done = run_message_plan(relid, PGQ_PLAN_ACK, "ack in", values, nulls, NULL);
+	done = run_message_plan(relid, PGQ_PLAN_ACK, "ack in", values, nulls, &queue);
+	if (done == 1)
+		pgq_note_finished(relid, PGQ_C_ACKED, 1, false, pgq_delete_on_finish(queue));
 	end_message_plan();
 	PG_RETURN_BOOL(done == 1);
 }
@@ -137,6 +140,18 @@ pgq_nack(PG_FUNCTION_ARGS)
 	queue = pgq_open_queue(relid, RowExclusiveLock);
 	values[5] = IntervalPGetDatum(&queue->retry_delay);
 	done = run_message_plan(relid, PGQ_PLAN_NACK, "nack in", values, nulls, NULL);
+	if (done == 1)
+	{
+		bool		isnull;
+		bool		dead = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 1,
+													  &isnull));
+
+		if (dead)
+			pgq_note_finished(relid, PGQ_C_NACKED, 1, true, false);
+		else
+			pgq_note_count(relid, PGQ_C_NACKED, 1);
+	}
 	end_message_plan();
 	pgq_end_call();
 	PG_RETURN_BOOL(done == 1);
@@ -159,6 +174,8 @@ pgq_discard(PG_FUNCTION_ARGS)
 	read_attempt(fcinfo, 3, &values[3], &nulls[3]);
 
 	done = run_message_plan(relid, PGQ_PLAN_DISCARD, "discard in", values, nulls, NULL);
+	if (done == 1)
+		pgq_note_finished(relid, PGQ_C_DISCARDED, 1, true, false);
 	end_message_plan();
 	PG_RETURN_BOOL(done == 1);
 }
@@ -193,7 +210,10 @@ pgq_extend(PG_FUNCTION_ARGS)
 
 	done = run_message_plan(relid, PGQ_PLAN_EXTEND, "extend a lease in", values, nulls, NULL);
 	if (done == 1)
+	{
 		until = values[1];
+		pgq_note_count(relid, PGQ_C_EXTENDED, 1);
+	}
 	end_message_plan();
 	if (done != 1)
 		PG_RETURN_NULL();
@@ -227,28 +247,33 @@ Datum
 pgq_ack_batch(PG_FUNCTION_ARGS)
 {
 	Oid			relid = pgq_arg_queue(fcinfo, 0);
+	PgqQueue   *queue;
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
 	uint64		done;
 
 	values[0] = PointerGetDatum(read_ids(fcinfo, 1));
 	values[1] = TimestampTzGetDatum(pgq_now());
-	done = run_message_plan(relid, PGQ_PLAN_ACK_BATCH, "ack in", values, nulls, NULL);
+	done = run_message_plan(relid, PGQ_PLAN_ACK_BATCH, "ack in", values, nulls, &queue);
+	pgq_note_finished(relid, PGQ_C_ACKED, (int64) done, false,
+					  pgq_delete_on_finish(queue));
 	end_message_plan();
 	PG_RETURN_INT32((int32) done);
 }
 
 /*
  * Run a cold-path statement on a queue as the caller; %s in sql is the
- * queue table.  Returns the number of rows it changed.
+ * queue table.  The statement returns one row of two counts, put into
+ * *first and *second.
  */
-static uint64
+static void
 run_admin_sql(Oid relid, const char *action, const char *sql, int nargs,
-			  Oid *types, Datum *values, const char *nulls)
+			  Oid *types, Datum *values, const char *nulls, int64 *first,
+			  int64 *second)
 {
 	PgqQueue   *queue;
 	int			rc;
-	uint64		done;
+	bool		isnull;
 
 	pgq_begin_call();
 	queue = pgq_open_queue(relid, RowExclusiveLock);
@@ -256,13 +281,15 @@ run_admin_sql(Oid relid, const char *action, const char *sql, int nargs,
 	SPI_connect();
 	rc = SPI_execute_with_args(psprintf(sql, queue->qualname), nargs, types,
 							   values, nulls, false, 0);
-	if (rc < 0)
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "pgq: %s \"%s\" failed: %s", action, queue->relname,
 			 SPI_result_code_string(rc));
-	done = SPI_processed;
+	*first = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &isnull));
+	*second = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 2, &isnull));
 	SPI_finish();
 	pgq_end_call();
-	return done;
 }
 
 /*
@@ -277,18 +304,28 @@ pgq_requeue(PG_FUNCTION_ARGS)
 	Oid			relid = pgq_arg_queue(fcinfo, 0);
 	Oid			types[1] = {UUIDARRAYOID};
 	Datum		values[1];
+	char		nulls[1] = {'n'};
+	int64		requeued;
+	int64		unused;
 	const char *sql =
-		"UPDATE %s q SET processed_at = NULL, locked_until = NULL,"
+		"WITH r AS (UPDATE %s q SET processed_at = NULL, locked_until = NULL,"
 		" lease_holder = NULL, consumed_count = 0"
-		" WHERE q.processed_at IS NOT NULL AND q.error_detail IS NOT NULL";
+		" WHERE q.processed_at IS NOT NULL AND q.error_detail IS NOT NULL"
+		" AND ($1 IS NULL OR q.id OPERATOR(pg_catalog.=) ANY ($1)) RETURNING 1)"
+		" SELECT pg_catalog.count(*), 0::pg_catalog.int8 FROM r";
 
-	if (PG_ARGISNULL(1))
-		PG_RETURN_INT32((int32) run_admin_sql(relid, "requeue in", sql, 0,
-											  NULL, NULL, NULL));
-	values[0] = PointerGetDatum(read_ids(fcinfo, 1));
-	PG_RETURN_INT32((int32) run_admin_sql(relid, "requeue in",
-										  psprintf("%s AND q.id OPERATOR(pg_catalog.=) ANY ($1)", sql),
-										  1, types, values, NULL));
+	if (!PG_ARGISNULL(1))
+	{
+		values[0] = PointerGetDatum(read_ids(fcinfo, 1));
+		nulls[0] = ' ';
+	}
+	run_admin_sql(relid, "requeue in", sql, 1, types, values, nulls,
+				  &requeued, &unused);
+	pgq_note_count(relid, PGQ_C_REQUEUED, requeued);
+	pgq_note_gauge(relid, PGQ_G_DEAD, -requeued);
+	pgq_note_gauge(relid, PGQ_G_UNFINISHED, requeued);
+	pgq_note_wake(relid, (int) Min(requeued, PGQ_WAKE_ALL_THRESHOLD));
+	PG_RETURN_INT32((int32) requeued);
 }
 
 /*
@@ -304,6 +341,8 @@ pgq_purge(PG_FUNCTION_ARGS)
 	Interval	minus;
 	Oid			types[1] = {TIMESTAMPTZOID};
 	Datum		values[1];
+	int64		done;
+	int64		dead;
 
 	pgq_arg_not_null(fcinfo, 1, "older_than");
 	older_than = PG_GETARG_INTERVAL_P(1);
@@ -315,8 +354,13 @@ pgq_purge(PG_FUNCTION_ARGS)
 	minus.day = -older_than->day;
 	minus.time = -older_than->time;
 	values[0] = TimestampTzGetDatum(pgq_add_interval(pgq_now(), &minus));
-	PG_RETURN_INT64((int64) run_admin_sql(relid, "purge", "DELETE FROM %s q"
-										  " WHERE q.processed_at IS NOT NULL"
-										  " AND q.processed_at OPERATOR(pg_catalog.<=) $1",
-										  1, types, values, NULL));
+	run_admin_sql(relid, "purge", "WITH d AS (DELETE FROM %s q"
+				  " WHERE q.processed_at IS NOT NULL"
+				  " AND q.processed_at OPERATOR(pg_catalog.<=) $1"
+				  " RETURNING q.error_detail IS NULL AS done)"
+				  " SELECT pg_catalog.count(*) FILTER (WHERE d.done),"
+				  " pg_catalog.count(*) FILTER (WHERE NOT d.done) FROM d",
+				  1, types, values, NULL, &done, &dead);
+	pgq_note_deleted(relid, done, dead);
+	PG_RETURN_INT64(done + dead);
 }

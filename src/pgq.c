@@ -25,6 +25,10 @@ int			pgq_reclaim_interval = 1000;
 int			pgq_max_workers = 2;
 bool		pgq_log_reclaims = false;
 int			pgq_max_payload_bytes = 64 * 1024 * 1024;
+int			pgq_max_queues = 1024;
+int			pgq_history_interval = 60;
+int			pgq_history_retention = 7 * 24 * 3600;
+int			pgq_stats_rebuild_interval = 0;
 
 void		_PG_init(void);
 
@@ -76,6 +80,46 @@ _PG_init(void)
 							INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pgq.max_queues",
+							"Number of queues whose statistics shared memory can hold.",
+							NULL,
+							&pgq_max_queues,
+							1024,
+							16,
+							1024 * 1024,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pgq.history_interval",
+							"Time between two samples of every queue's statistics into pgq_history.",
+							"0 turns sampling off.",
+							&pgq_history_interval,
+							60,
+							0,
+							24 * 3600,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pgq.history_retention",
+							"How long samples are kept in pgq_history.",
+							NULL,
+							&pgq_history_retention,
+							7 * 24 * 3600,
+							60,
+							INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pgq.stats_rebuild_interval",
+							"Time after which the worker recounts each queue's rows exactly.",
+							"0 recounts only after a restart or detected drift; set it when clients other than pgq (e.g. the Go library) finish messages.",
+							&pgq_stats_rebuild_interval,
+							0,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("pgq");

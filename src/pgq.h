@@ -26,6 +26,7 @@
 #include "nodes/pg_list.h"
 #include "storage/condition_variable.h"
 #include "storage/lwlock.h"
+#include "storage/spin.h"
 #include "utils/timestamp.h"
 
 #define PGQ_EXTENSION_NAME		"pgq"
@@ -41,6 +42,7 @@
 #define PGQ_SUFFIX_CREATED_IDX	"_created_idx"
 #define PGQ_SUFFIX_DONE_IDX		"_done_idx"
 #define PGQ_SUFFIX_LEASE_IDX	"_lease_idx"
+#define PGQ_SUFFIX_FAILED_IDX	"_failed_idx"
 #define PGQ_LONGEST_SUFFIX		PGQ_SUFFIX_CREATED_IDX
 
 /* Largest batch one call may consume, publish or finish. */
@@ -65,6 +67,11 @@ typedef enum PgqPlanId
 	PGQ_PLAN_DISCARD,
 	PGQ_PLAN_EXTEND,
 	PGQ_PLAN_NEXT_DUE,
+	PGQ_PLAN_STATS,
+	PGQ_PLAN_COUNT,
+	PGQ_PLAN_IN_FLIGHT,
+	PGQ_PLAN_FAILED,
+	PGQ_PLAN_FINISHED_TIMES,
 	PGQ_NUM_PLANS
 } PgqPlanId;
 
@@ -124,6 +131,7 @@ typedef struct PgqDbState
 	int			pid;			/* per-database worker running now, or 0 */
 	TimestampTz last_checked;	/* last visit of a worker */
 	TimestampTz last_run;		/* end of the last complete pass */
+	TimestampTz last_sampled;	/* last history sample */
 	int64		passes;
 	int64		last_reclaimed;
 	int64		last_deleted;
@@ -133,10 +141,55 @@ typedef struct PgqDbState
 	char		last_error[PGQ_ERROR_LEN];
 } PgqDbState;
 
+/* Events counted per queue since server start, applied at commit. */
+typedef enum PgqCounter
+{
+	PGQ_C_PUBLISHED,
+	PGQ_C_CONSUMED,
+	PGQ_C_ACKED,
+	PGQ_C_NACKED,
+	PGQ_C_DISCARDED,
+	PGQ_C_EXTENDED,
+	PGQ_C_RECLAIMED,
+	PGQ_C_EXPIRED_DEAD,
+	PGQ_C_DIED,					/* all routes to dead: nack, discard, expiry */
+	PGQ_C_REQUEUED,
+	PGQ_C_DELETED,
+	PGQ_NUM_COUNTERS
+} PgqCounter;
+
+/* Row counts per queue, kept exact by the same commit-time deltas. */
+typedef enum PgqGauge
+{
+	PGQ_G_UNFINISHED,			/* processed_at is null */
+	PGQ_G_DONE,
+	PGQ_G_DEAD,
+	PGQ_NUM_GAUGES
+} PgqGauge;
+
+typedef struct PgqQueueStatsKey
+{
+	Oid			dboid;
+	Oid			relid;
+} PgqQueueStatsKey;
+
+typedef struct PgqQueueStats
+{
+	PgqQueueStatsKey key;
+	slock_t		mutex;			/* guards everything below */
+	int64		counters[PGQ_NUM_COUNTERS];
+	int64		sampled[PGQ_NUM_COUNTERS];	/* counters at the last sample */
+	int64		gauges[PGQ_NUM_GAUGES];
+	bool		gauges_valid;	/* false until rebuilt, or after drift */
+	TimestampTz rebuilt_at;
+	TimestampTz last_sampled;
+} PgqQueueStats;
+
 typedef struct PgqShared
 {
-	LWLock	   *lock;			/* guards dbs[] and launcher_pid */
+	LWLock	   *lock;			/* guards dbs[], launcher_pid, the stats hash */
 	int			launcher_pid;
+	TimestampTz started_at;
 	PgqWaitSlot slots[PGQ_WAIT_SLOTS];
 	PgqDbState	dbs[PGQ_MAX_DATABASES];
 } PgqShared;
@@ -146,8 +199,20 @@ extern PgqShared *pgq_shared;
 extern void pgq_shmem_init(void);
 extern PgqWaitSlot *pgq_wait_slot(Oid relid);
 extern void pgq_wake(Oid relid, int count);
-extern void pgq_note_publish(Oid relid, int count);
+extern void pgq_note_wake(Oid relid, int count);
+extern void pgq_note_count(Oid relid, PgqCounter counter, int64 n);
+extern void pgq_note_gauge(Oid relid, PgqGauge gauge, int64 n);
+extern void pgq_note_created(Oid relid);
+extern void pgq_note_published(Oid relid, int64 n);
+extern void pgq_note_finished(Oid relid, PgqCounter why, int64 n, bool dead,
+							  bool deleted);
+extern void pgq_note_deleted(Oid relid, int64 done, int64 dead);
 extern PgqDbState *pgq_db_state(Oid dboid, bool create);
+extern bool pgq_stats_read(Oid dboid, Oid relid, PgqQueueStats *copy);
+extern void pgq_stats_set_gauges(Oid relid, const int64 *gauges);
+extern bool pgq_stats_take_sample(Oid relid, TimestampTz now, int64 *deltas,
+								  TimestampTz *since);
+extern void pgq_stats_forget_others(List *relids);
 
 /* GUCs (pgq.c) */
 extern bool pgq_enabled;
@@ -155,6 +220,10 @@ extern int	pgq_reclaim_interval;
 extern int	pgq_max_workers;
 extern bool pgq_log_reclaims;
 extern int	pgq_max_payload_bytes;
+extern int	pgq_max_queues;
+extern int	pgq_history_interval;
+extern int	pgq_history_retention;
+extern int	pgq_stats_rebuild_interval;
 
 /* worker.c */
 extern void pgq_register_launcher(void);
@@ -180,6 +249,8 @@ extern void pgq_end_call(void);
 /* plans.c */
 extern char *pgq_plan_sql(PgqQueue *queue, PgqPlanId id, int *nargs,
 						  Oid *argtypes);
+
+extern bool pgq_delete_on_finish(PgqQueue *queue);
 
 /* queue.c */
 extern void pgq_validate_options(PgqQueueOptions *opts);

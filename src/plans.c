@@ -45,8 +45,8 @@ fence(int attempt_param)
 }
 
 /* Is the retention zero, so that finished rows are deleted at once? */
-static bool
-delete_on_finish(PgqQueue *queue)
+bool
+pgq_delete_on_finish(PgqQueue *queue)
 {
 	return queue->has_retention && pgq_interval_sign(&queue->retention) == 0;
 }
@@ -118,7 +118,7 @@ pgq_plan_sql(PgqQueue *queue, PgqPlanId id, int *nargs, Oid *argtypes)
 			argtypes[0] = UUIDOID;
 			argtypes[1] = TIMESTAMPTZOID;
 			argtypes[2] = INT4OID;
-			if (delete_on_finish(queue))
+			if (pgq_delete_on_finish(queue))
 				return psprintf("DELETE FROM %s q"
 								" WHERE q.id OPERATOR(pg_catalog.=) $1"
 								" AND q.processed_at IS NULL AND $2 IS NOT NULL AND %s",
@@ -133,7 +133,7 @@ pgq_plan_sql(PgqQueue *queue, PgqPlanId id, int *nargs, Oid *argtypes)
 			*nargs = 2;
 			argtypes[0] = UUIDARRAYOID;
 			argtypes[1] = TIMESTAMPTZOID;
-			if (delete_on_finish(queue))
+			if (pgq_delete_on_finish(queue))
 				return psprintf("DELETE FROM %s q"
 								" WHERE q.id OPERATOR(pg_catalog.=) ANY ($1)"
 								" AND q.processed_at IS NULL AND $2 IS NOT NULL", t);
@@ -164,7 +164,8 @@ pgq_plan_sql(PgqQueue *queue, PgqPlanId id, int *nargs, Oid *argtypes)
 							" LEAST(GREATEST(q.consumed_count OPERATOR(pg_catalog.-) 1, 0), %3$d)::pg_catalog.float8))"
 							" END,"
 							" error_detail = COALESCE($3, CASE WHEN %2$s THEN"
-							" pg_catalog.concat('nacked after ', q.consumed_count, ' attempts') END),"
+							" pg_catalog.concat('nacked after ', q.consumed_count,"
+							" CASE WHEN q.consumed_count OPERATOR(pg_catalog.=) 1 THEN ' attempt' ELSE ' attempts' END) END),"
 							" lease_holder = NULL"
 							" WHERE q.id OPERATOR(pg_catalog.=) $1"
 							" AND q.processed_at IS NULL AND %4$s"
@@ -204,6 +205,78 @@ pgq_plan_sql(PgqQueue *queue, PgqPlanId id, int *nargs, Oid *argtypes)
 							" WHERE q.processed_at IS NULL"
 							" AND q.available_at OPERATOR(pg_catalog.>) $1"
 							" ORDER BY q.available_at LIMIT 1", t);
+
+		case PGQ_PLAN_STATS:
+
+			/*
+			 * $1 now.  Leased (and nack-delayed) and scheduled rows are the
+			 * unfinished rows not available yet: a range of the dequeue
+			 * index past now.  Expired pgq leases and the next lease end
+			 * come from the lease index, the oldest ready row from the head
+			 * of the dequeue index.
+			 */
+			*nargs = 1;
+			argtypes[0] = TIMESTAMPTZOID;
+			return psprintf("SELECT a.in_flight, a.pending, e.expired, o.oldest, n.next_expiry FROM"
+							" (SELECT pg_catalog.count(*) FILTER (WHERE q.locked_until OPERATOR(pg_catalog.>) $1) AS in_flight,"
+							" pg_catalog.count(*) AS pending FROM %1$s q"
+							" WHERE q.processed_at IS NULL AND q.available_at OPERATOR(pg_catalog.>) $1) a,"
+							" (SELECT pg_catalog.count(*) AS expired FROM %1$s q"
+							" WHERE q.locked_until IS NOT NULL AND q.processed_at IS NULL"
+							" AND q.locked_until OPERATOR(pg_catalog.<=) $1 AND q.lease_holder IS NOT NULL) e,"
+							" (SELECT pg_catalog.min(q.available_at) AS oldest FROM %1$s q"
+							" WHERE q.processed_at IS NULL AND q.available_at OPERATOR(pg_catalog.<=) $1) o,"
+							" (SELECT pg_catalog.min(q.locked_until) AS next_expiry FROM %1$s q"
+							" WHERE q.locked_until IS NOT NULL AND q.processed_at IS NULL"
+							" AND q.locked_until OPERATOR(pg_catalog.>) $1) n", t);
+
+		case PGQ_PLAN_COUNT:
+			/* exact row counts: a scan of the table */
+			*nargs = 0;
+			return psprintf("SELECT pg_catalog.count(*) FILTER (WHERE q.processed_at IS NULL),"
+							" pg_catalog.count(*) FILTER (WHERE q.processed_at IS NOT NULL AND q.error_detail IS NULL),"
+							" pg_catalog.count(*) FILTER (WHERE q.processed_at IS NOT NULL AND q.error_detail IS NOT NULL)"
+							" FROM %s q", t);
+
+		case PGQ_PLAN_IN_FLIGHT:
+			/* $1 now: live leases through the lease index */
+			*nargs = 1;
+			argtypes[0] = TIMESTAMPTZOID;
+			return psprintf("SELECT q.id, q.consumed_count, q.started_at, q.locked_until,"
+							" q.locked_until OPERATOR(pg_catalog.-) $1, q.lease_holder FROM %s q"
+							" WHERE q.locked_until IS NOT NULL AND q.processed_at IS NULL"
+							" AND q.locked_until OPERATOR(pg_catalog.>) $1 AND q.lease_holder IS NOT NULL"
+							" ORDER BY q.locked_until", t);
+
+		case PGQ_PLAN_FAILED:
+			/* dead messages and messages waiting for a retry after a nack */
+			*nargs = 0;
+			return psprintf("SELECT q.id, q.consumed_count,"
+							" CASE WHEN q.processed_at IS NULL THEN 'retrying' ELSE 'dead' END,"
+							" q.error_detail, COALESCE(q.processed_at, q.started_at),"
+							" CASE WHEN q.processed_at IS NULL THEN q.available_at END"
+							" FROM %s q WHERE q.error_detail IS NOT NULL", t);
+
+		case PGQ_PLAN_FINISHED_TIMES:
+
+			/*
+			 * $1, $2: time in queue (publish or due time to the last start)
+			 * and processing time (last start to finish), in milliseconds,
+			 * of the rows finished in ($1, $2].
+			 */
+			*nargs = 2;
+			argtypes[0] = TIMESTAMPTZOID;
+			argtypes[1] = TIMESTAMPTZOID;
+			return psprintf("SELECT pg_catalog.count(*),"
+							" pg_catalog.avg(w.wait), pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY w.wait),"
+							" pg_catalog.avg(w.run), pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY w.run)"
+							" FROM (SELECT"
+							" pg_catalog.date_part('epoch', q.started_at OPERATOR(pg_catalog.-)"
+							" GREATEST(q.created_at, q.scheduled_for)) OPERATOR(pg_catalog.*) 1000 AS wait,"
+							" pg_catalog.date_part('epoch', q.processed_at OPERATOR(pg_catalog.-) q.started_at)"
+							" OPERATOR(pg_catalog.*) 1000 AS run"
+							" FROM %s q WHERE q.processed_at OPERATOR(pg_catalog.>) $1"
+							" AND q.processed_at OPERATOR(pg_catalog.<=) $2 AND q.started_at IS NOT NULL) w", t);
 
 		case PGQ_NUM_PLANS:
 			break;

@@ -68,7 +68,7 @@ pgq_publish(PG_FUNCTION_ARGS)
 	id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	id = SPI_datumTransfer(id, false, UUID_LEN);
 	SPI_finish();
-	pgq_note_publish(relid, 1);
+	pgq_note_published(relid, 1);
 	pgq_end_call();
 
 	PG_RETURN_DATUM(id);
@@ -146,7 +146,7 @@ pgq_publish_batch(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &id, &isnull);
 	}
 	SPI_finish();
-	pgq_note_publish(relid, count);
+	pgq_note_published(relid, count);
 	pgq_end_call();
 
 	return (Datum) 0;

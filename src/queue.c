@@ -228,6 +228,10 @@ append_queue_indexes(StringInfo buf, const char *relname, const char *table)
 					 " WHERE locked_until IS NOT NULL AND processed_at IS NULL;\n",
 					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_LEASE_IDX)),
 					 table);
+	appendStringInfo(buf,
+					 "CREATE INDEX %s ON %s (processed_at) WHERE error_detail IS NOT NULL;\n",
+					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_FAILED_IDX)),
+					 table);
 }
 
 /* Insert the catalog row of a new queue. */
@@ -328,6 +332,7 @@ pgq_create_queue(PG_FUNCTION_ARGS)
 				 errhint("Qualify the name with a schema.")));
 	insert_config(relid, &opts);
 	SPI_finish();
+	pgq_note_created(relid);
 
 	PG_RETURN_OID(relid);
 }
@@ -498,7 +503,8 @@ pgq_register_queue(PG_FUNCTION_ARGS)
 		if (!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_READY_IDX)) ||
 			!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_CREATED_IDX)) ||
 			!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_DONE_IDX)) ||
-			!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_LEASE_IDX)))
+			!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_LEASE_IDX)) ||
+			!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_FAILED_IDX)))
 			appendStringInfoString(&ddl, idx.data);
 	}
 

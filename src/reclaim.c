@@ -43,6 +43,7 @@ pgq_reclaim_queue(PgqQueue *queue, int64 *deleted)
 	Oid			types[1] = {TIMESTAMPTZOID};
 	Datum		values[1];
 	int64		reclaimed = 0;
+	int64		died = 0;
 	char	   *used_up;
 	char	   *sql;
 
@@ -58,7 +59,8 @@ pgq_reclaim_queue(PgqQueue *queue, int64 *deleted)
 				   " UPDATE %1$s q SET locked_until = NULL, lease_holder = NULL,"
 				   " processed_at = CASE WHEN %3$s THEN $1 END,"
 				   " error_detail = CASE WHEN %3$s THEN pg_catalog.concat("
-				   "'lease expired after ', q.consumed_count, ' attempts')"
+				   "'lease expired after ', q.consumed_count,"
+				   " CASE WHEN q.consumed_count OPERATOR(pg_catalog.=) 1 THEN ' attempt' ELSE ' attempts' END)"
 				   " ELSE q.error_detail END"
 				   " FROM expired WHERE q.id OPERATOR(pg_catalog.=) expired.id"
 				   " RETURNING q.id, q.consumed_count, q.processed_at IS NOT NULL,"
@@ -85,6 +87,8 @@ pgq_reclaim_queue(PgqQueue *queue, int64 *deleted)
 			if (!dead && !leased)
 				continue;		/* a nack's retry delay ran out: not a lease */
 			reclaimed++;
+			if (dead)
+				died++;
 			ereport(pgq_log_reclaims ? LOG : DEBUG1,
 					(errmsg("pgq: reclaimed message %s of queue \"%s\" at attempt %d%s",
 							SPI_getvalue(tup, desc, 1), queue->relname, attempt,
@@ -93,8 +97,10 @@ pgq_reclaim_queue(PgqQueue *queue, int64 *deleted)
 		if (n < PGQ_SWEEP_BATCH)
 			break;
 	}
+	pgq_note_count(queue->relid, PGQ_C_RECLAIMED, reclaimed - died);
+	pgq_note_finished(queue->relid, PGQ_C_EXPIRED_DEAD, died, true, false);
 	/* messages made ready wake waiting consumers once this commits */
-	pgq_note_publish(queue->relid, (int) Min(reclaimed, PGQ_WAKE_ALL_THRESHOLD));
+	pgq_note_wake(queue->relid, (int) Min(reclaimed - died, PGQ_WAKE_ALL_THRESHOLD));
 
 	if (queue->has_retention)
 	{
@@ -104,20 +110,31 @@ pgq_reclaim_queue(PgqQueue *queue, int64 *deleted)
 		minus.day = -queue->retention.day;
 		minus.time = -queue->retention.time;
 		values[0] = TimestampTzGetDatum(pgq_add_interval(now, &minus));
-		sql = psprintf("DELETE FROM %1$s q WHERE q.id OPERATOR(pg_catalog.=) ANY (ARRAY("
-					   " SELECT d.id FROM %1$s d WHERE d.processed_at IS NOT NULL"
-					   " AND d.processed_at OPERATOR(pg_catalog.<=) $1"
-					   " ORDER BY d.processed_at LIMIT %2$d FOR UPDATE SKIP LOCKED))",
+		sql = psprintf("WITH d AS (DELETE FROM %1$s q WHERE q.id OPERATOR(pg_catalog.=) ANY (ARRAY("
+					   " SELECT e.id FROM %1$s e WHERE e.processed_at IS NOT NULL"
+					   " AND e.processed_at OPERATOR(pg_catalog.<=) $1"
+					   " ORDER BY e.processed_at LIMIT %2$d FOR UPDATE SKIP LOCKED))"
+					   " RETURNING q.error_detail IS NULL AS done)"
+					   " SELECT pg_catalog.count(*) FILTER (WHERE d.done),"
+					   " pg_catalog.count(*) FILTER (WHERE NOT d.done) FROM d",
 					   queue->qualname, PGQ_SWEEP_BATCH);
 		for (int batch = 0; batch < PGQ_MAX_RETENTION_BATCHES; batch++)
 		{
 			int			rc = SPI_execute_with_args(sql, 1, types, values, NULL, false, 0);
+			bool		isnull;
+			int64		done;
+			int64		dead;
 
-			if (rc != SPI_OK_DELETE)
+			if (rc != SPI_OK_SELECT || SPI_processed != 1)
 				elog(ERROR, "pgq: retention in \"%s\" failed: %s", queue->relname,
 					 SPI_result_code_string(rc));
-			*deleted += SPI_processed;
-			if (SPI_processed < PGQ_SWEEP_BATCH)
+			done = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+			dead = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 2, &isnull));
+			pgq_note_deleted(queue->relid, done, dead);
+			*deleted += done + dead;
+			if (done + dead < PGQ_SWEEP_BATCH)
 				break;
 		}
 	}

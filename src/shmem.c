@@ -17,8 +17,19 @@
  * and announced by the commit callback, after the commit is visible: an
  * uncommitted or rolled-back publish wakes no one.
  *
+ * Statistics: a shared hash keyed by (database, table) holds each queue's
+ * counters since server start and its row-count gauges (unfinished, done,
+ * dead).  Like wake-ups, changes are collected per (sub)transaction and
+ * applied by the commit callback, so an aborted transaction changes
+ * nothing.  Gauges start invalid after a restart and are rebuilt by the
+ * worker (pgq_stats_set_gauges); a gauge that would go negative has
+ * drifted (e.g. a Go client finished rows behind pgq's back) and is marked
+ * invalid for the next rebuild.
+ *
  * Locking: the condition variables need no lock.  PgqShared.lock guards
- * the database array: exclusive to claim or change an entry, shared to read.
+ * the database array and the stats hash's membership: exclusive to add or
+ * remove entries, shared to find one; an entry's numbers are guarded by its
+ * spinlock.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +42,9 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
 #include "utils/memutils.h"
 
 #include "pgq.h"
@@ -43,16 +57,27 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
 
-/* Publishes of the current transaction, announced at commit. */
-typedef struct PendingWake
+static HTAB *pgq_stats_hash = NULL;
+
+/* A queue's changes in the current (sub)transaction, applied at commit. */
+typedef struct PendingChange
 {
 	Oid			relid;
-	int			count;
 	int			nest_level;
-} PendingWake;
+	int			wake;			/* consumers to wake */
+	bool		created;		/* the queue was created: gauges start at 0 */
+	int64		counters[PGQ_NUM_COUNTERS];
+	int64		gauges[PGQ_NUM_GAUGES];
+} PendingChange;
 
-static List *pending_wakes = NIL;	/* in TopTransactionContext */
-static bool wake_callbacks_registered = false;
+static List *pending_changes = NIL; /* in TopTransactionContext */
+static bool callbacks_registered = false;
+
+static Size
+stats_hash_size(void)
+{
+	return hash_estimate_size(pgq_max_queues, sizeof(PgqQueueStats));
+}
 
 static void
 pgq_shmem_request(void)
@@ -61,7 +86,7 @@ pgq_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 #endif
-	RequestAddinShmemSpace(MAXALIGN(sizeof(PgqShared)));
+	RequestAddinShmemSpace(MAXALIGN(sizeof(PgqShared)) + stats_hash_size());
 	RequestNamedLWLockTranche("pgq", 1);
 }
 
@@ -69,16 +94,23 @@ static void
 pgq_shmem_startup(void)
 {
 	bool		found;
+	HASHCTL		info;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	pgq_shared = ShmemInitStruct("pgq", sizeof(PgqShared), &found);
+	info.keysize = sizeof(PgqQueueStatsKey);
+	info.entrysize = sizeof(PgqQueueStats);
+	pgq_stats_hash = ShmemInitHash("pgq queue stats", pgq_max_queues,
+								   pgq_max_queues, &info,
+								   HASH_ELEM | HASH_BLOBS);
 	if (!found)
 	{
 		memset(pgq_shared, 0, sizeof(PgqShared));
 		pgq_shared->lock = &(GetNamedLWLockTranche("pgq"))->lock;
+		pgq_shared->started_at = GetCurrentTimestamp();
 		for (int i = 0; i < PGQ_WAIT_SLOTS; i++)
 		{
 			ConditionVariableInit(&pgq_shared->slots[i].plain);
@@ -131,8 +163,77 @@ pgq_wake(Oid relid, int count)
 			ConditionVariableSignal(&slot->plain);
 }
 
+/*
+ * Find or add the stats entry of a queue of the current database.  With
+ * create, a new entry starts with invalid gauges.  NULL when absent (or the
+ * hash is full).  Takes and releases PgqShared.lock itself.
+ */
+static PgqQueueStats *
+stats_entry(Oid relid, bool create)
+{
+	PgqQueueStatsKey key;
+	PgqQueueStats *entry;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	key.dboid = MyDatabaseId;
+	key.relid = relid;
+	LWLockAcquire(pgq_shared->lock, LW_SHARED);
+	entry = hash_search(pgq_stats_hash, &key, HASH_FIND, NULL);
+	LWLockRelease(pgq_shared->lock);
+	if (entry != NULL || !create)
+		return entry;
+
+	LWLockAcquire(pgq_shared->lock, LW_EXCLUSIVE);
+	entry = hash_search(pgq_stats_hash, &key, HASH_ENTER_NULL, &found);
+	if (entry != NULL && !found)
+	{
+		SpinLockInit(&entry->mutex);
+		memset(entry->counters, 0, sizeof(entry->counters));
+		memset(entry->sampled, 0, sizeof(entry->sampled));
+		memset(entry->gauges, 0, sizeof(entry->gauges));
+		entry->gauges_valid = false;
+		entry->rebuilt_at = 0;
+		entry->last_sampled = 0;
+	}
+	LWLockRelease(pgq_shared->lock);
+	return entry;
+}
+
+/* Apply one committed transaction's changes to a queue. */
 static void
-pgq_wake_xact_callback(XactEvent event, void *arg)
+apply_change(PendingChange *c)
+{
+	PgqQueueStats *entry = stats_entry(c->relid, true);
+
+	if (entry != NULL)
+	{
+		SpinLockAcquire(&entry->mutex);
+		for (int i = 0; i < PGQ_NUM_COUNTERS; i++)
+			entry->counters[i] += c->counters[i];
+		if (c->created)
+		{
+			memset(entry->gauges, 0, sizeof(entry->gauges));
+			entry->gauges_valid = true;
+			entry->rebuilt_at = GetCurrentTimestamp();
+		}
+		if (entry->gauges_valid)
+		{
+			for (int i = 0; i < PGQ_NUM_GAUGES; i++)
+			{
+				entry->gauges[i] += c->gauges[i];
+				if (entry->gauges[i] < 0)
+					entry->gauges_valid = false;	/* drifted: rebuild */
+			}
+		}
+		SpinLockRelease(&entry->mutex);
+	}
+	if (c->wake > 0)
+		pgq_wake(c->relid, c->wake);
+}
+
+static void
+pgq_xact_changes_callback(XactEvent event, void *arg)
 {
 	ListCell   *lc;
 
@@ -140,19 +241,19 @@ pgq_wake_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			foreach(lc, pending_wakes)
-			{
-				PendingWake *w = (PendingWake *) lfirst(lc);
-
-				pgq_wake(w->relid, w->count);
-			}
-			pending_wakes = NIL;
+			foreach(lc, pending_changes)
+				apply_change((PendingChange *) lfirst(lc));
+			pending_changes = NIL;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
-			/* a prepared transaction commits elsewhere: consumers' timeouts find it */
-			pending_wakes = NIL;
+
+			/*
+			 * A prepared transaction commits elsewhere: consumers' timeouts
+			 * find its messages, and the gauges are rebuilt when they drift.
+			 */
+			pending_changes = NIL;
 			break;
 		default:
 			break;
@@ -160,71 +261,224 @@ pgq_wake_xact_callback(XactEvent event, void *arg)
 }
 
 static void
-pgq_wake_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						  SubTransactionId parentSubid, void *arg)
+pgq_subxact_changes_callback(SubXactEvent event, SubTransactionId mySubid,
+							 SubTransactionId parentSubid, void *arg)
 {
 	int			level = GetCurrentTransactionNestLevel();
 	ListCell   *lc;
 
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
-		foreach(lc, pending_wakes)
+		foreach(lc, pending_changes)
 		{
-			PendingWake *w = (PendingWake *) lfirst(lc);
+			PendingChange *c = (PendingChange *) lfirst(lc);
 
-			if (w->nest_level >= level)
-				pending_wakes = foreach_delete_current(pending_wakes, lc);
+			if (c->nest_level >= level)
+				pending_changes = foreach_delete_current(pending_changes, lc);
 		}
 	}
 	else if (event == SUBXACT_EVENT_COMMIT_SUB)
 	{
-		foreach(lc, pending_wakes)
+		foreach(lc, pending_changes)
 		{
-			PendingWake *w = (PendingWake *) lfirst(lc);
+			PendingChange *c = (PendingChange *) lfirst(lc);
 
-			if (w->nest_level >= level)
-				w->nest_level = level - 1;
+			if (c->nest_level >= level)
+				c->nest_level = level - 1;
 		}
 	}
 }
 
-/*
- * Remember that the current transaction published count messages to a
- * queue, so that its commit wakes waiting consumers.
- */
-void
-pgq_note_publish(Oid relid, int count)
+/* The pending change of a queue at the current nesting level. */
+static PendingChange *
+pending_change(Oid relid)
 {
 	int			level = GetCurrentTransactionNestLevel();
 	ListCell   *lc;
-	PendingWake *w;
+	PendingChange *c;
 	MemoryContext old;
+
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(pgq_xact_changes_callback, NULL);
+		RegisterSubXactCallback(pgq_subxact_changes_callback, NULL);
+		callbacks_registered = true;
+	}
+	foreach(lc, pending_changes)
+	{
+		c = (PendingChange *) lfirst(lc);
+		if (c->relid == relid && c->nest_level == level)
+			return c;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	c = palloc0(sizeof(PendingChange));
+	c->relid = relid;
+	c->nest_level = level;
+	pending_changes = lappend(pending_changes, c);
+	MemoryContextSwitchTo(old);
+	return c;
+}
+
+/* Wake count consumers of a queue once the current transaction commits. */
+void
+pgq_note_wake(Oid relid, int count)
+{
+	PendingChange *c;
 
 	if (pgq_shared == NULL || count <= 0)
 		return;
-	if (!wake_callbacks_registered)
+	c = pending_change(relid);
+	c->wake = Min(c->wake + count, PGQ_WAKE_ALL_THRESHOLD);
+}
+
+/* Count n events of a queue, at commit. */
+void
+pgq_note_count(Oid relid, PgqCounter counter, int64 n)
+{
+	if (pgq_shared == NULL || n == 0)
+		return;
+	pending_change(relid)->counters[counter] += n;
+}
+
+/* Change a queue's row-count gauge by n, at commit. */
+void
+pgq_note_gauge(Oid relid, PgqGauge gauge, int64 n)
+{
+	if (pgq_shared == NULL || n == 0)
+		return;
+	pending_change(relid)->gauges[gauge] += n;
+}
+
+/* n messages published: counted, in the gauges, and waking consumers. */
+void
+pgq_note_published(Oid relid, int64 n)
+{
+	pgq_note_count(relid, PGQ_C_PUBLISHED, n);
+	pgq_note_gauge(relid, PGQ_G_UNFINISHED, n);
+	pgq_note_wake(relid, (int) Min(n, PGQ_WAKE_ALL_THRESHOLD));
+}
+
+/*
+ * n messages finished by why (ack, nack, discard, lease expiry), as dead
+ * or done, their rows kept or deleted (retention zero).
+ */
+void
+pgq_note_finished(Oid relid, PgqCounter why, int64 n, bool dead, bool deleted)
+{
+	pgq_note_count(relid, why, n);
+	if (dead)
+		pgq_note_count(relid, PGQ_C_DIED, n);
+	pgq_note_gauge(relid, PGQ_G_UNFINISHED, -n);
+	if (deleted)
+		pgq_note_count(relid, PGQ_C_DELETED, n);
+	else
+		pgq_note_gauge(relid, dead ? PGQ_G_DEAD : PGQ_G_DONE, n);
+}
+
+/* Finished rows deleted (purge, retention). */
+void
+pgq_note_deleted(Oid relid, int64 done, int64 dead)
+{
+	pgq_note_count(relid, PGQ_C_DELETED, done + dead);
+	pgq_note_gauge(relid, PGQ_G_DONE, -done);
+	pgq_note_gauge(relid, PGQ_G_DEAD, -dead);
+}
+
+/* A new, empty queue: its gauges are exact from zero once this commits. */
+void
+pgq_note_created(Oid relid)
+{
+	if (pgq_shared == NULL)
+		return;
+	pending_change(relid)->created = true;
+}
+
+/* Copy a queue's stats; false when there are none. */
+bool
+pgq_stats_read(Oid dboid, Oid relid, PgqQueueStats *copy)
+{
+	PgqQueueStatsKey key;
+	PgqQueueStats *entry;
+
+	if (pgq_shared == NULL)
+		return false;
+	memset(&key, 0, sizeof(key));
+	key.dboid = dboid;
+	key.relid = relid;
+	LWLockAcquire(pgq_shared->lock, LW_SHARED);
+	entry = hash_search(pgq_stats_hash, &key, HASH_FIND, NULL);
+	if (entry != NULL)
 	{
-		RegisterXactCallback(pgq_wake_xact_callback, NULL);
-		RegisterSubXactCallback(pgq_wake_subxact_callback, NULL);
-		wake_callbacks_registered = true;
+		SpinLockAcquire(&entry->mutex);
+		memcpy(copy, entry, sizeof(PgqQueueStats));
+		SpinLockRelease(&entry->mutex);
 	}
-	foreach(lc, pending_wakes)
+	LWLockRelease(pgq_shared->lock);
+	return entry != NULL;
+}
+
+/*
+ * Set a queue's gauges from an exact count.  The caller counted while
+ * holding a lock that excludes writers, whose deltas are applied before
+ * their locks are released, so nothing is counted twice or missed.
+ */
+void
+pgq_stats_set_gauges(Oid relid, const int64 *gauges)
+{
+	PgqQueueStats *entry = stats_entry(relid, true);
+
+	if (entry == NULL)
+		return;
+	SpinLockAcquire(&entry->mutex);
+	memcpy(entry->gauges, gauges, sizeof(entry->gauges));
+	entry->gauges_valid = true;
+	entry->rebuilt_at = GetCurrentTimestamp();
+	SpinLockRelease(&entry->mutex);
+}
+
+/*
+ * Take a history sample of a queue: the counter increments since the last
+ * sample (*since; 0 for the first since start) into deltas.  False when
+ * the queue has no stats entry yet.
+ */
+bool
+pgq_stats_take_sample(Oid relid, TimestampTz now, int64 *deltas,
+					  TimestampTz *since)
+{
+	PgqQueueStats *entry = stats_entry(relid, true);
+
+	if (entry == NULL)
+		return false;
+	SpinLockAcquire(&entry->mutex);
+	for (int i = 0; i < PGQ_NUM_COUNTERS; i++)
 	{
-		w = (PendingWake *) lfirst(lc);
-		if (w->relid == relid && w->nest_level == level)
-		{
-			if (w->count < PGQ_WAKE_ALL_THRESHOLD)
-				w->count += count;
-			return;
-		}
+		deltas[i] = entry->counters[i] - entry->sampled[i];
+		entry->sampled[i] = entry->counters[i];
 	}
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	w = palloc(sizeof(PendingWake));
-	w->relid = relid;
-	w->count = count;
-	w->nest_level = level;
-	pending_wakes = lappend(pending_wakes, w);
-	MemoryContextSwitchTo(old);
+	*since = entry->last_sampled;
+	entry->last_sampled = now;
+	SpinLockRelease(&entry->mutex);
+	return true;
+}
+
+/* Drop the stats of this database's queues that are not in relids. */
+void
+pgq_stats_forget_others(List *relids)
+{
+	HASH_SEQ_STATUS status;
+	PgqQueueStats *entry;
+
+	if (pgq_shared == NULL)
+		return;
+	LWLockAcquire(pgq_shared->lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, pgq_stats_hash);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (entry->key.dboid == MyDatabaseId &&
+			!list_member_oid(relids, entry->key.relid))
+			hash_search(pgq_stats_hash, &entry->key, HASH_REMOVE, NULL);
+	}
+	LWLockRelease(pgq_shared->lock);
 }
 
 /*

@@ -32,6 +32,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -55,6 +56,7 @@
 #define PGQ_RECHECK_INTERVAL	10000
 
 /* What the current worker pass did (static: they survive longjmp). */
+static Oid	history_relid = InvalidOid;
 static int64 pass_reclaimed = 0;
 static int64 pass_deleted = 0;
 static char *pass_error = NULL;
@@ -253,6 +255,29 @@ record_visit(bool has_extension, bool complete, int64 reclaimed,
 	LWLockRelease(pgq_shared->lock);
 }
 
+/* Become a queue table's owner, restricted, with a safe search_path. */
+static int
+become_owner(Oid owner, Oid *save_userid, int *save_sec)
+{
+	int			nestlevel;
+
+	GetUserIdAndSecContext(save_userid, save_sec);
+	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	return nestlevel;
+}
+
+static void
+stop_being_owner(int nestlevel, Oid save_userid, int save_sec)
+{
+	AtEOXact_GUC(false, nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
 /*
  * Sweep one queue in its own transaction as the table's owner.  Returns
  * false when the queue was skipped (gone, or its table lock not free).
@@ -276,24 +301,189 @@ sweep_queue(Oid relid, int64 *reclaimed, int64 *deleted)
 	if (!ConditionalLockRelationOid(relid, RowExclusiveLock))
 		return false;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-
+	save_nestlevel = become_owner(owner, &save_userid, &save_sec);
 	SPI_connect();
 	queue = pgq_open_queue(relid, RowExclusiveLock);
 	pgstat_report_activity(STATE_RUNNING, psprintf("pgq worker: reclaim in %s", queue->qualname));
 	n = pgq_reclaim_queue(queue, deleted);
 	SPI_finish();
-
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	stop_being_owner(save_nestlevel, save_userid, save_sec);
 	*reclaimed += n;
 	return true;
+}
+
+static double
+get_float8(int col, bool *isnull)
+{
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								  col, isnull);
+
+	return *isnull ? 0.0 : DatumGetFloat8(d);
+}
+
+#define HISTORY_COLS 20
+
+/*
+ * Statistics work on one queue, in the caller's transaction: recount its
+ * rows exactly when its gauges are missing, drifted or old (holding a
+ * ShareLock, which waits for running writers and holds new ones back for
+ * the length of the count), and take a history sample when one is due.
+ */
+static void
+stats_queue(Oid relid, TimestampTz now, Oid history_relid)
+{
+	PgqQueueStats stats;
+	bool		found = pgq_stats_read(MyDatabaseId, relid, &stats);
+	bool		rebuild;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+	int			nestlevel;
+	PgqQueue   *queue;
+	HeapTuple	tup;
+	Datum		values[HISTORY_COLS];
+	char		nulls[HISTORY_COLS];
+	int64		deltas[PGQ_NUM_COUNTERS];
+	TimestampTz since;
+	Datum		args[2];
+	bool		isnull;
+	int			i;
+
+	rebuild = !found || !stats.gauges_valid ||
+		(pgq_stats_rebuild_interval > 0 &&
+		 TimestampDifferenceExceeds(stats.rebuilt_at, now,
+									pgq_stats_rebuild_interval * 1000));
+	if (!rebuild && !OidIsValid(history_relid))
+		return;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		return;
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	nestlevel = become_owner(owner, &save_userid, &save_sec);
+	SPI_connect();
+	queue = pgq_open_queue(relid, rebuild ? ShareLock : AccessShareLock);
+	if (rebuild)
+	{
+		int64		gauges[PGQ_NUM_GAUGES];
+
+		pgstat_report_activity(STATE_RUNNING, psprintf("pgq worker: counting %s", queue->qualname));
+		if (SPI_execute_plan(pgq_plan(queue, PGQ_PLAN_COUNT), NULL, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "pgq: count of \"%s\" failed", queue->relname);
+		for (i = 0; i < PGQ_NUM_GAUGES; i++)
+			gauges[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, i + 1, &isnull));
+		pgq_stats_set_gauges(relid, gauges);
+	}
+	if (!OidIsValid(history_relid) ||
+		!pgq_stats_take_sample(relid, now, deltas, &since))
+	{
+		SPI_finish();
+		stop_being_owner(nestlevel, save_userid, save_sec);
+		return;
+	}
+
+	/* the sample: counter increments, gauges, and times of finished rows */
+	memset(nulls, ' ', sizeof(nulls));
+	if (since == 0)
+		since = now - (TimestampTz) pgq_history_interval * USECS_PER_SEC;
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = TimestampTzGetDatum(now);
+	values[2] = TimestampTzGetDatum(since);
+	values[3] = Int64GetDatum(deltas[PGQ_C_PUBLISHED]);
+	values[4] = Int64GetDatum(deltas[PGQ_C_CONSUMED]);
+	values[5] = Int64GetDatum(deltas[PGQ_C_ACKED]);
+	values[6] = Int64GetDatum(deltas[PGQ_C_NACKED]);
+	values[7] = Int64GetDatum(deltas[PGQ_C_DISCARDED]);
+	values[8] = Int64GetDatum(deltas[PGQ_C_RECLAIMED]);
+	values[9] = Int64GetDatum(deltas[PGQ_C_DIED]);
+
+	args[0] = TimestampTzGetDatum(now);
+	if (SPI_execute_plan(pgq_plan(queue, PGQ_PLAN_STATS), args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pgq: stats of \"%s\" failed", queue->relname);
+	{
+		int64		in_flight = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		int64		pending = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+
+		found = pgq_stats_read(MyDatabaseId, relid, &stats);
+		if (found && stats.gauges_valid)
+		{
+			values[10] = Int64GetDatum(Max(stats.gauges[PGQ_G_UNFINISHED] - pending, 0));
+			values[13] = Int64GetDatum(stats.gauges[PGQ_G_DEAD]);
+			values[14] = Int64GetDatum(stats.gauges[PGQ_G_DONE]);
+		}
+		else
+			nulls[10] = nulls[13] = nulls[14] = 'n';
+		values[11] = Int64GetDatum(pending - in_flight);
+		values[12] = Int64GetDatum(in_flight);
+	}
+
+	args[0] = TimestampTzGetDatum(since);
+	args[1] = TimestampTzGetDatum(now);
+	if (SPI_execute_plan(pgq_plan(queue, PGQ_PLAN_FINISHED_TIMES), args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pgq: finish times of \"%s\" failed", queue->relname);
+	values[15] = Int64GetDatum(DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+	for (i = 0; i < 4; i++)
+	{
+		values[16 + i] = Float8GetDatum(get_float8(2 + i, &isnull));
+		nulls[16 + i] = isnull ? 'n' : ' ';
+	}
+	stop_being_owner(nestlevel, save_userid, save_sec);
+
+	/* written as the worker itself: the history is pgq's, not the owner's */
+	{
+		Oid			types[HISTORY_COLS] = {REGCLASSOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+			INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
+			INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
+		FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
+		char	   *sql = psprintf("INSERT INTO %s VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+								   " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+								   pgq_quote_qualified(history_relid));
+
+		if (SPI_execute_with_args(sql, HISTORY_COLS, types, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "pgq: history sample of \"%s\" failed", queue->relname);
+	}
+	SPI_finish();
+}
+
+/* Delete history samples older than pgq.history_retention. */
+static void
+trim_history(Oid history_relid, TimestampTz now)
+{
+	Oid			types[1] = {TIMESTAMPTZOID};
+	Datum		values[1];
+
+	values[0] = TimestampTzGetDatum(now - (TimestampTz) pgq_history_retention * USECS_PER_SEC);
+	SPI_connect();
+	if (SPI_execute_with_args(psprintf("DELETE FROM %s h WHERE h.sampled_at OPERATOR(pg_catalog.<) $1",
+									   pgq_quote_qualified(history_relid)),
+							  1, types, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "pgq: history retention failed");
+	SPI_finish();
+}
+
+/* Is a history sample due in this database?  Returns pgq_history's OID. */
+static Oid
+history_due(TimestampTz now)
+{
+	Oid			nspid;
+	TimestampTz last = 0;
+	PgqDbState *state;
+
+	if (pgq_history_interval <= 0)
+		return InvalidOid;
+	LWLockAcquire(pgq_shared->lock, LW_SHARED);
+	state = pgq_db_state(MyDatabaseId, false);
+	if (state != NULL)
+		last = state->last_sampled;
+	LWLockRelease(pgq_shared->lock);
+	if (last != 0 &&
+		!TimestampDifferenceExceeds(last, now, pgq_history_interval * 1000 - 100))
+		return InvalidOid;
+	nspid = pgq_extension_schema(NULL);
+	return get_relname_relid("pgq_history", nspid);	/* absent before 1.1 */
 }
 
 void
@@ -303,6 +493,7 @@ pgq_worker_main(Datum arg)
 	List	   *queues;
 	ListCell   *lc;
 	MemoryContext work_cxt;
+	TimestampTz pass_start = GetCurrentTimestamp();
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -340,6 +531,8 @@ pgq_worker_main(Datum arg)
 		queues = pgq_all_queues();
 		MemoryContextSwitchTo(old);
 	}
+	pgq_stats_forget_others(queues);
+	history_relid = history_due(pass_start);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 
@@ -376,6 +569,53 @@ pgq_worker_main(Datum arg)
 			FreeErrorData(edata);
 		}
 		PG_END_TRY();
+	}
+	/* statistics: rebuild gauges where needed, take history samples */
+	foreach(lc, queues)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		CHECK_FOR_INTERRUPTS();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		PG_TRY();
+		{
+			if (OidIsValid(get_extension_oid(PGQ_EXTENSION_NAME, true)))
+				stats_queue(relid, pass_start, history_relid);
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+			MemoryContext old = MemoryContextSwitchTo(work_cxt);
+
+			edata = CopyErrorData();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			pass_error = psprintf("queue %u: %s", relid, edata->message);
+			MemoryContextSwitchTo(old);
+			ereport(LOG,
+					(errmsg("pgq worker: statistics of table %u failed: %s",
+							relid, edata->message)));
+		}
+		PG_END_TRY();
+	}
+	if (OidIsValid(history_relid))
+	{
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		trim_history(history_relid, pass_start);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		LWLockAcquire(pgq_shared->lock, LW_EXCLUSIVE);
+		{
+			PgqDbState *state = pgq_db_state(MyDatabaseId, true);
+
+			if (state != NULL)
+				state->last_sampled = pass_start;
+		}
+		LWLockRelease(pgq_shared->lock);
 	}
 	pgstat_report_activity(STATE_IDLE, NULL);
 	record_visit(true, true, pass_reclaimed, pass_deleted, pass_error);
