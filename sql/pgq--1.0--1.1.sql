@@ -334,3 +334,42 @@ BEGIN
 	END LOOP;
 END
 $pgq_upgrade$;
+
+-- NOTIFY on publish, for clients that prefer LISTEN ----------------------
+
+ALTER TABLE @extschema@.pgq_queue_config
+	ADD COLUMN notify pg_catalog.bool NOT NULL DEFAULT false;
+
+DROP FUNCTION @extschema@.pgq_alter_queue(pg_catalog.regclass, pg_catalog.int4, pg_catalog.interval, pg_catalog.interval, pg_catalog.interval, pg_catalog.bool, pg_catalog.bool);
+CREATE FUNCTION @extschema@.pgq_alter_queue(
+	queue pg_catalog.regclass,
+	max_attempts pg_catalog.int4 DEFAULT NULL,
+	lock_duration pg_catalog.interval DEFAULT NULL,
+	retry_delay pg_catalog.interval DEFAULT NULL,
+	retention pg_catalog.interval DEFAULT NULL,
+	unlogged pg_catalog.bool DEFAULT NULL,
+	reset_retention pg_catalog.bool DEFAULT false,
+	notify pg_catalog.bool DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pgq_alter_queue_1_1'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pgq_alter_queue(pg_catalog.regclass, pg_catalog.int4, pg_catalog.interval, pg_catalog.interval, pg_catalog.interval, pg_catalog.bool, pg_catalog.bool, pg_catalog.bool) IS
+	'change a queue''s settings; NULL leaves a setting unchanged; reset_retention => true keeps finished rows again; notify => true sends NOTIFY pgq_<table> at each publish (off by default: every NOTIFY takes a global lock at commit)';
+REVOKE EXECUTE ON FUNCTION @extschema@.pgq_alter_queue(pg_catalog.regclass, pg_catalog.int4, pg_catalog.interval, pg_catalog.interval, pg_catalog.interval, pg_catalog.bool, pg_catalog.bool, pg_catalog.bool) FROM PUBLIC;
+
+CREATE OR REPLACE VIEW @extschema@.pgq_queues AS
+SELECT c.queue,
+	   n.nspname AS queue_schema,
+	   r.relname AS queue_name,
+	   c.max_attempts,
+	   c.lock_duration,
+	   c.retry_delay,
+	   c.retention,
+	   r.relpersistence OPERATOR(pg_catalog.=) 'u' AS unlogged,
+	   c.created_at,
+	   c.notify
+FROM @extschema@.pgq_queue_config c
+	 JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.queue::pg_catalog.oid
+	 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
+WHERE pg_catalog.has_table_privilege(c.queue::pg_catalog.oid, 'SELECT')
+   OR pg_catalog.pg_has_role('pg_monitor', 'USAGE');

@@ -52,6 +52,7 @@
 #define Anum_config_lock_duration	3
 #define Anum_config_retry_delay		4
 #define Anum_config_retention		5
+#define Anum_config_notify			7	/* since 1.1 */
 
 static HTAB *queue_cache = NULL;
 static MemoryContext queue_cache_cxt = NULL;
@@ -224,6 +225,12 @@ config_read(Oid relid, PgqQueue *entry)
 		entry->has_retention = !isnull;
 		if (!isnull)
 			entry->retention = *DatumGetIntervalP(d);
+		entry->notify = false;
+		if (desc->natts >= Anum_config_notify)
+		{
+			d = heap_getattr(tuple, Anum_config_notify, desc, &isnull);
+			entry->notify = !isnull && DatumGetBool(d);
+		}
 	}
 	found = HeapTupleIsValid(tuple);
 	systable_endscan(scan);

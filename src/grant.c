@@ -30,13 +30,16 @@
 PG_FUNCTION_INFO_V1(pgq_grant);
 PG_FUNCTION_INFO_V1(pgq_revoke);
 
-/* The admin functions, with their argument types as in pgq--1.0.sql. */
+/*
+ * The admin functions, named without argument types (each name is unique
+ * in the extension), so that any installed version of the SQL matches.
+ */
 static const char *const admin_functions[] = {
-	"pgq_alter_queue(pg_catalog.regclass, pg_catalog.int4, pg_catalog.interval, pg_catalog.interval, pg_catalog.interval, pg_catalog.bool, pg_catalog.bool)",
-	"pgq_drop_queue(pg_catalog.regclass)",
-	"pgq_purge(pg_catalog.regclass, pg_catalog.interval)",
-	"pgq_requeue(pg_catalog.regclass, pg_catalog.uuid[])",
-	"pgq_reclaim(pg_catalog.regclass)",
+	"pgq_alter_queue",
+	"pgq_drop_queue",
+	"pgq_purge",
+	"pgq_requeue",
+	"pgq_reclaim",
 };
 
 static void

@@ -92,6 +92,7 @@ typedef struct PgqQueue
 	Interval	retry_delay;
 	bool		has_retention;
 	Interval	retention;
+	bool		notify;			/* NOTIFY pgq_<table> at each publish */
 	SPIPlanPtr	plans[PGQ_NUM_PLANS];
 } PgqQueue;
 
@@ -109,6 +110,8 @@ typedef struct PgqQueueOptions
 	bool		reset_retention;
 	bool		has_unlogged;
 	bool		unlogged;
+	bool		has_notify;
+	bool		notify;
 } PgqQueueOptions;
 
 /* Shared memory (shmem.c), present only with shared_preload_libraries. */

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -22,6 +23,18 @@
 
 PG_FUNCTION_INFO_V1(pgq_publish);
 PG_FUNCTION_INFO_V1(pgq_publish_batch);
+
+/*
+ * For LISTEN clients of a queue with notify on: NOTIFY pgq_<table>, sent
+ * at commit like any NOTIFY (and serialized like any NOTIFY: a global lock
+ * at commit, which is why it is off by default).
+ */
+static void
+notify_publish(PgqQueue *queue)
+{
+	if (queue->notify)
+		Async_Notify(psprintf("pgq_%s", queue->relname), NULL);
+}
 
 /* The common arguments of both: metadata (2) and scheduled_for (3). */
 static void
@@ -69,6 +82,7 @@ pgq_publish(PG_FUNCTION_ARGS)
 	id = SPI_datumTransfer(id, false, UUID_LEN);
 	SPI_finish();
 	pgq_note_published(relid, 1);
+	notify_publish(queue);
 	pgq_end_call();
 
 	PG_RETURN_DATUM(id);
@@ -147,6 +161,7 @@ pgq_publish_batch(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	pgq_note_published(relid, count);
+	notify_publish(queue);
 	pgq_end_call();
 
 	return (Datum) 0;

@@ -38,6 +38,7 @@
 PG_FUNCTION_INFO_V1(pgq_create_queue);
 PG_FUNCTION_INFO_V1(pgq_register_queue);
 PG_FUNCTION_INFO_V1(pgq_alter_queue);
+PG_FUNCTION_INFO_V1(pgq_alter_queue_1_1);
 PG_FUNCTION_INFO_V1(pgq_drop_queue);
 
 /* The columns every queue table has: those of Dataddo's Go library. */
@@ -519,25 +520,30 @@ pgq_register_queue(PG_FUNCTION_ARGS)
 
 /*
  * pgq_alter_queue(queue regclass, max_attempts, lock_duration, retry_delay,
- *				   retention, unlogged, reset_retention) returns void
+ *				   retention, unlogged, reset_retention [, notify]) returns void
  *
  * NULL leaves a setting unchanged; reset_retention => true keeps finished
  * rows until purged again.
  */
-Datum
-pgq_alter_queue(PG_FUNCTION_ARGS)
+static void
+alter_queue(FunctionCallInfo fcinfo, bool with_notify)
 {
 	Oid			relid = pgq_arg_queue(fcinfo, 0);
 	PgqQueue   *queue;
 	PgqQueueOptions opts;
 	Oid			ddl_role;
-	Oid			types[6] = {REGCLASSOID, INT4OID, INTERVALOID, INTERVALOID,
-	INTERVALOID, BOOLOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', 'n', 'n', 'n', 'n', ' '};
+	Oid			types[7] = {REGCLASSOID, INT4OID, INTERVALOID, INTERVALOID,
+	INTERVALOID, BOOLOID, BOOLOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', 'n', 'n', 'n', 'n', ' ', 'n'};
 
 	read_options(fcinfo, 1, false, true, &opts);
 	opts.reset_retention = !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
+	if (with_notify && !PG_ARGISNULL(7))
+	{
+		opts.has_notify = true;
+		opts.notify = PG_GETARG_BOOL(7);
+	}
 	if (opts.reset_retention && opts.has_retention)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -569,6 +575,11 @@ pgq_alter_queue(PG_FUNCTION_ARGS)
 		nulls[4] = ' ';
 	}
 	values[5] = BoolGetDatum(opts.reset_retention);
+	if (opts.has_notify)
+	{
+		values[6] = BoolGetDatum(opts.notify);
+		nulls[6] = ' ';
+	}
 
 	SPI_connect();
 	pgq_config_write("UPDATE %s SET"
@@ -578,6 +589,10 @@ pgq_alter_queue(PG_FUNCTION_ARGS)
 					 " retention = CASE WHEN $6 THEN NULL ELSE COALESCE($5, retention) END"
 					 " WHERE queue OPERATOR(pg_catalog.=) $1",
 					 6, types, values, nulls);
+	if (with_notify)
+		pgq_config_write("UPDATE %s SET notify = COALESCE($7, notify)"
+						 " WHERE queue OPERATOR(pg_catalog.=) $1",
+						 7, types, values, nulls);
 	if (opts.has_unlogged &&
 		opts.unlogged != (get_rel_persistence(relid) == RELPERSISTENCE_UNLOGGED))
 		run_sql_as(ddl_role, psprintf("ALTER TABLE %s SET %s", queue->qualname,
@@ -586,6 +601,21 @@ pgq_alter_queue(PG_FUNCTION_ARGS)
 
 	/* other backends drop their plans and settings of this queue */
 	CacheInvalidateRelcacheByRelid(relid);
+}
+
+/* 1.0's signature, kept for databases not updated yet */
+Datum
+pgq_alter_queue(PG_FUNCTION_ARGS)
+{
+	alter_queue(fcinfo, false);
+	PG_RETURN_VOID();
+}
+
+/* since 1.1: notify as the last argument */
+Datum
+pgq_alter_queue_1_1(PG_FUNCTION_ARGS)
+{
+	alter_queue(fcinfo, true);
 	PG_RETURN_VOID();
 }
 
