@@ -217,7 +217,7 @@ append_queue_indexes(StringInfo buf, const char *relname, const char *table)
 					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_READY_IDX)),
 					 table);
 	appendStringInfo(buf,
-					 "CREATE INDEX %s ON %s (created_at);\n",
+					 "CREATE INDEX %s ON %s (created_at) WHERE processed_at IS NULL;\n",
 					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_CREATED_IDX)),
 					 table);
 	appendStringInfo(buf,
@@ -382,7 +382,8 @@ has_unique_id(Relation rel, AttrNumber id_attnum)
  *					  retry_delay, retention) returns regclass
  *
  * Adopt an existing table of the Go library's shape: check its columns, add
- * lease_holder, available_at and pgq's indexes, and register it.
+ * scheduled_for (older Go schemas lack it), lease_holder, available_at and
+ * pgq's indexes, and register it.
  */
 Datum
 pgq_register_queue(PG_FUNCTION_ARGS)
@@ -399,6 +400,7 @@ pgq_register_queue(PG_FUNCTION_ARGS)
 	bool		has_lease_holder = false;
 	bool		has_available_at = false;
 	bool		id_has_default = false;
+	bool		add_scheduled_for = false;
 
 	read_options(fcinfo, 1, true, false, &opts);
 
@@ -448,7 +450,9 @@ pgq_register_queue(PG_FUNCTION_ARGS)
 				id_has_default = att->atthasdef;
 			}
 		}
-		if (!found)
+		if (!found && strcmp(queue_columns[c].name, "scheduled_for") == 0)
+			add_scheduled_for = true;	/* older Go schemas lack it */
+		else if (!found)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("table \"%s\" has no column \"%s\"", relname,
@@ -488,6 +492,8 @@ pgq_register_queue(PG_FUNCTION_ARGS)
 	if (!has_unique_id(rel, id_attnum))
 		appendStringInfo(&ddl, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (id);\n", table,
 						 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_PKEY)));
+	if (add_scheduled_for)
+		appendStringInfo(&ddl, "ALTER TABLE %s ADD COLUMN scheduled_for pg_catalog.timestamptz;\n", table);
 	if (!has_lease_holder)
 		appendStringInfo(&ddl, "ALTER TABLE %s ADD COLUMN lease_holder pg_catalog.text;\n", table);
 	if (!has_available_at)
