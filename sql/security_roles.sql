@@ -28,10 +28,14 @@ JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
 	AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pgq'
 ORDER BY 2, 1;
-SELECT has_table_privilege('public', 'pgq_queues', 'SELECT') AS queues_view,
-	   has_table_privilege('public', 'pgq_workers', 'SELECT') AS workers_view,
-	   has_table_privilege('public', 'pgq_queue_config', 'SELECT') AS catalog_select,
-	   has_table_privilege('public', 'pgq_queue_config', 'INSERT, UPDATE, DELETE, TRUNCATE') AS catalog_write;
+SELECT c.relname, c.relkind,
+	   has_table_privilege('public', c.oid, 'SELECT') AS public_may_select,
+	   has_table_privilege('public', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER') AS public_may_write
+FROM pg_class c
+JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
+	AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pgq'
+ORDER BY 2, 1;
 
 -- unknown privilege, unknown role, NULLs
 SELECT pgq_grant('sec_jobs', 'regress_sec_producer', 'read');
@@ -51,11 +55,13 @@ SELECT r.rolname,
 	   array_to_string(ARRAY(
 		   SELECT p FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p
 		   WHERE has_table_privilege(r.oid, 'sec_jobs', p)), ',') AS table_privileges,
-	   array_to_string(ARRAY(
-		   SELECT a.attname::text FROM pg_attribute a
-		   WHERE a.attrelid = 'sec_jobs'::regclass AND a.attnum > 0
-			 AND has_column_privilege(r.oid, 'sec_jobs', a.attnum, 'SELECT')
-		   ORDER BY a.attnum), ',') AS readable_columns,
+	   (SELECT CASE WHEN bool_and(readable) THEN 'all'
+					ELSE coalesce(string_agg(attname, ',' ORDER BY attnum) FILTER (WHERE readable), '') END
+		FROM (SELECT a.attname::text, a.attnum,
+					 has_column_privilege(r.oid, 'sec_jobs', a.attnum, 'SELECT') AS readable
+			  FROM pg_attribute a
+			  WHERE a.attrelid = 'sec_jobs'::regclass AND a.attnum > 0 AND NOT a.attisdropped) c
+	   ) AS readable_columns,
 	   array_to_string(ARRAY(
 		   SELECT f FROM unnest(ARRAY['pgq_alter_queue', 'pgq_drop_queue', 'pgq_purge', 'pgq_requeue',
 									  'pgq_reclaim', 'pgq_grant', 'pgq_revoke', 'pgq_create_queue',
@@ -178,9 +184,45 @@ SELECT * FROM pgq_queue_config;
 RESET ROLE;
 
 --
+-- monitoring views: a role sees the queues whose table it may read, a
+-- pg_monitor member sees every queue; no view has a payload column
+--
+SELECT count(*) FROM pgq_consume('sec_jobs', 1);
+SELECT pgq_nack('sec_jobs', (SELECT id FROM ids WHERE n = '3'), 'secret-free error', '1 hour');
+SELECT count(*) FROM pgq_consume('sec_jobs', 1);
+SELECT c.relname AS view_with_payload
+FROM pg_class c
+JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
+	AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pgq'
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname IN ('payload', 'metadata')
+WHERE c.relkind = 'v';
+CREATE TEMP VIEW watch AS
+SELECT (SELECT count(*) FROM pgq_queues WHERE queue_name = 'sec_jobs') AS queues,
+	   (SELECT count(*) FROM pgq_queue_stats WHERE queue_name = 'sec_jobs') AS stats,
+	   (SELECT count(*) FROM pgq_in_flight WHERE queue = 'sec_jobs'::regclass) AS in_flight,
+	   (SELECT count(*) FROM pgq_failures WHERE queue = 'sec_jobs'::regclass) AS failures,
+	   (SELECT count(*) FROM pgq_failure_summary WHERE queue = 'sec_jobs'::regclass) AS failure_summary,
+	   (SELECT count(*) FROM pgq_queue_activity('sec_jobs')) AS activity;
+GRANT SELECT ON watch TO PUBLIC;
+SELECT 'owner' AS role, * FROM watch;
+SET ROLE regress_sec_producer;
+SELECT 'producer' AS role, * FROM watch;
+SET ROLE regress_sec_consumer;
+SELECT 'consumer' AS role, * FROM watch;
+SET ROLE regress_sec_admin;
+SELECT 'admin' AS role, * FROM watch;
+SET ROLE regress_sec_monitor;
+SELECT 'monitor' AS role, * FROM watch;
+SET ROLE regress_sec_nobody;
+SELECT 'nobody' AS role, * FROM watch;
+RESET ROLE;
+
+--
 -- nobody: 42501 from every pgq function that touches a queue, and from the
--- catalog; pgq_queues shows nothing.  The list must name every function of
--- the extension (checked below).
+-- catalog tables; the monitoring functions show it nothing (0 rows, and a
+-- report without the queue's errors).  The list must name every function
+-- of the extension (checked below).
 --
 CREATE TEMP TABLE calls (fn text, sql text);
 INSERT INTO calls VALUES
@@ -209,29 +251,40 @@ INSERT INTO calls VALUES
 	('pgq_queue_config', $$DELETE FROM public.pgq_queue_config$$),
 	('pgq_queue_config', $$UPDATE public.pgq_queue_config SET max_attempts = 0$$),
 	('pgq_queue_config', $$INSERT INTO public.pgq_queue_config (queue) VALUES ('ids')$$),
+	('pgq_worker_status', $$SELECT * FROM public.pgq_worker_status() WHERE false$$),
+	('pgq_stats_by_queue', $$SELECT * FROM public.pgq_stats_by_queue()$$),
+	('pgq_in_flight_messages', $$SELECT * FROM public.pgq_in_flight_messages()$$),
+	('pgq_failed_messages', $$SELECT * FROM public.pgq_failed_messages()$$),
+	('pgq_queue_activity', $$SELECT * FROM public.pgq_queue_activity('sec_jobs')$$),
+	('pgq_report', $$SELECT public.pgq_report('sec_jobs') LIKE '%secret-free error%'$$),
+	('pgq_sparkline', $$SELECT public.pgq_sparkline(ARRAY[1, 2]::float8[])$$),
+	('pgq_history', $$SELECT * FROM public.pgq_history$$),
+	('pgq_queue_history', $$SELECT * FROM public.pgq_queue_history$$),
 	('sec_jobs', $$SELECT id FROM public.sec_jobs$$),
 	('sec_jobs', $$TRUNCATE public.sec_jobs$$);
 GRANT SELECT ON calls TO PUBLIC;
 
--- every function of the extension is in the list, except the status
--- function behind the pgq_workers view (no queue data)
+-- every function of the extension is in the list
 SELECT p.oid::regprocedure AS not_covered
 FROM pg_proc p
 JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
 	AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pgq'
-WHERE p.proname NOT IN (SELECT fn FROM calls) AND p.proname <> 'pgq_worker_status';
+WHERE p.proname NOT IN (SELECT fn FROM calls);
 
 SET ROLE regress_sec_nobody;
 \set VERBOSITY default
 DO $$
 DECLARE
 	c record;
+	n bigint;
+	r text;
 BEGIN
 	FOR c IN SELECT * FROM calls LOOP
 		BEGIN
-			EXECUTE c.sql;
-			RAISE NOTICE '%: succeeded: %', c.fn, c.sql;
+			EXECUTE c.sql INTO r;
+			GET DIAGNOSTICS n = ROW_COUNT;
+			RAISE NOTICE '%: ok, % rows%', c.fn, n, CASE WHEN r IS NOT NULL THEN ', ' || r ELSE '' END;
 		EXCEPTION WHEN OTHERS THEN
 			RAISE NOTICE '%: %', c.fn, SQLSTATE;
 		END;
@@ -289,9 +342,7 @@ RESET ROLE;
 -- pgq_grant only once given EXECUTE on it too
 CREATE ROLE regress_sec_owner;
 GRANT CREATE ON SCHEMA public TO regress_sec_owner;
-GRANT EXECUTE ON FUNCTION pgq_create_queue(text, int4, interval, interval, interval, bool),
-	pgq_alter_queue(regclass, int4, interval, interval, interval, bool, bool),
-	pgq_drop_queue(regclass) TO regress_sec_owner;
+GRANT EXECUTE ON FUNCTION pgq_create_queue, pgq_alter_queue, pgq_drop_queue TO regress_sec_owner;
 SET ROLE regress_sec_owner;
 SELECT pgq_create_queue('sec_owned');
 SELECT pgq_create_queue('sec_owned_2');
@@ -301,7 +352,7 @@ SELECT pgq_alter_queue('sec_owned', max_attempts => 1);
 SELECT queue, max_attempts FROM pgq_queues WHERE queue_name LIKE 'sec\_owned%' ORDER BY 1;
 SELECT pgq_grant('sec_owned', 'regress_sec_consumer', 'consume');
 RESET ROLE;
-GRANT EXECUTE ON FUNCTION pgq_grant(regclass, name, text) TO regress_sec_owner;
+GRANT EXECUTE ON FUNCTION pgq_grant TO regress_sec_owner;
 SET ROLE regress_sec_owner;
 SELECT pgq_grant('sec_owned', 'regress_sec_consumer', 'consume');
 -- admin includes EXECUTE on the admin functions, which only their owner
@@ -313,16 +364,14 @@ RESET ROLE;
 
 -- a role that may run pgq_alter_queue and pgq_drop_queue still may not
 -- change or drop a queue it neither owns nor administers
-GRANT EXECUTE ON FUNCTION pgq_alter_queue(regclass, int4, interval, interval, interval, bool, bool),
-	pgq_drop_queue(regclass) TO regress_sec_nobody;
+GRANT EXECUTE ON FUNCTION pgq_alter_queue, pgq_drop_queue TO regress_sec_nobody;
 SET ROLE regress_sec_nobody;
 \set VERBOSITY default
 SELECT pgq_alter_queue('sec_owned', max_attempts => 2);
 SELECT pgq_drop_queue('sec_owned');
 \set VERBOSITY sqlstate
 RESET ROLE;
-REVOKE EXECUTE ON FUNCTION pgq_alter_queue(regclass, int4, interval, interval, interval, bool, bool),
-	pgq_drop_queue(regclass) FROM regress_sec_nobody;
+REVOKE EXECUTE ON FUNCTION pgq_alter_queue, pgq_drop_queue FROM regress_sec_nobody;
 SET ROLE regress_sec_owner;
 SELECT pgq_drop_queue('sec_owned');
 RESET ROLE;
@@ -350,6 +399,7 @@ RESET ROLE;
 SELECT queue, max_attempts FROM pgq_queues WHERE queue_name IN ('sec_owned_2', 'sec_other') ORDER BY 1;
 
 -- clean up
+DROP VIEW watch;
 SELECT pgq_drop_queue('sec_jobs');
 SELECT pgq_drop_queue('sec_other');
 SELECT pgq_drop_queue('sec_owned_2');

@@ -370,7 +370,8 @@ stats_queue(Oid relid, TimestampTz now, Oid history_relid)
 		int64		gauges[PGQ_NUM_GAUGES];
 
 		pgstat_report_activity(STATE_RUNNING, psprintf("pgq worker: counting %s", queue->qualname));
-		if (SPI_execute_plan(pgq_plan(queue, PGQ_PLAN_COUNT), NULL, NULL, true, 1) != SPI_OK_SELECT)
+		/* not read-only: a snapshot taken now, under the lock */
+		if (SPI_execute_plan(pgq_plan(queue, PGQ_PLAN_COUNT), NULL, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "pgq: count of \"%s\" failed", queue->relname);
 		for (i = 0; i < PGQ_NUM_GAUGES; i++)
 			gauges[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
