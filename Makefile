@@ -22,7 +22,8 @@ OBJS = \
 	src/worker.o \
 	src/status.o \
 	src/grant.o \
-	src/stats.o
+	src/stats.o \
+	src/shape.o
 
 DATA = $(wildcard sql/pgq--*.sql)
 

@@ -144,7 +144,33 @@ COMMENT ON VIEW @extschema@.pgq_queue_history IS
 GRANT SELECT ON @extschema@.pgq_queue_history TO PUBLIC;
 GRANT SELECT ON @extschema@.pgq_queue_history TO pg_monitor;
 
--- Forget the history of dropped queues too.
+-- Privileges -----------------------------------------------------------
+
+-- What pgq_grant gave: pgq_revoke re-grants what a grantee's other role
+-- sets still need, and admins may alter and drop their queue.
+CREATE TABLE @extschema@.pgq_grants (
+	queue pg_catalog.regclass NOT NULL,
+	grantee pg_catalog.regrole NOT NULL,
+	privilege pg_catalog.text NOT NULL,
+	CONSTRAINT pgq_grants_pkey PRIMARY KEY (queue, grantee, privilege),
+	CONSTRAINT pgq_grants_privilege_check
+		CHECK (privilege OPERATOR(pg_catalog.=) ANY (ARRAY['publish', 'consume', 'admin']::pg_catalog.text[]))
+);
+COMMENT ON TABLE @extschema@.pgq_grants IS
+	'what pgq_grant gave to whom on which queue; change it with pgq_grant and pgq_revoke';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.pgq_grants', '');
+REVOKE ALL ON @extschema@.pgq_grants FROM PUBLIC;
+
+CREATE VIEW @extschema@.pgq_queue_grants AS
+SELECT g.queue, g.grantee, g.privilege
+FROM @extschema@.pgq_grants g
+WHERE pg_catalog.has_table_privilege(g.queue::pg_catalog.oid, 'SELECT')
+   OR pg_catalog.pg_has_role('pg_monitor', 'USAGE');
+COMMENT ON VIEW @extschema@.pgq_queue_grants IS
+	'who may publish, consume and administer the queues the current role may watch';
+GRANT SELECT ON @extschema@.pgq_queue_grants TO PUBLIC;
+
+-- Forget the history and grants of dropped queues too.
 CREATE OR REPLACE FUNCTION @extschema@.pgq_forget_dropped_queues()
 RETURNS event_trigger
 LANGUAGE plpgsql
@@ -162,6 +188,11 @@ BEGIN
 	WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
 	  AND d.objsubid OPERATOR(pg_catalog.=) 0
 	  AND d.objid OPERATOR(pg_catalog.=) h.queue::pg_catalog.oid;
+	DELETE FROM @extschema@.pgq_grants g
+	USING pg_catalog.pg_event_trigger_dropped_objects() d
+	WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+	  AND d.objsubid OPERATOR(pg_catalog.=) 0
+	  AND d.objid OPERATOR(pg_catalog.=) g.queue::pg_catalog.oid;
 END
 $$;
 

@@ -202,8 +202,7 @@ SELECT (SELECT count(*) FROM pgq_queues WHERE queue_name = 'sec_jobs') AS queues
 	   (SELECT count(*) FROM pgq_queue_stats WHERE queue_name = 'sec_jobs') AS stats,
 	   (SELECT count(*) FROM pgq_in_flight WHERE queue = 'sec_jobs'::regclass) AS in_flight,
 	   (SELECT count(*) FROM pgq_failures WHERE queue = 'sec_jobs'::regclass) AS failures,
-	   (SELECT count(*) FROM pgq_failure_summary WHERE queue = 'sec_jobs'::regclass) AS failure_summary,
-	   (SELECT count(*) FROM pgq_queue_activity('sec_jobs')) AS activity;
+	   (SELECT count(*) FROM pgq_failure_summary WHERE queue = 'sec_jobs'::regclass) AS failure_summary;
 GRANT SELECT ON watch TO PUBLIC;
 SELECT 'owner' AS role, * FROM watch;
 SET ROLE regress_sec_producer;

@@ -218,6 +218,7 @@ RESET ROLE;
 SET search_path = evil, pg_catalog, pg_temp, public;
 SELECT now();
 SELECT clock_timestamp();
+-- (two look-alikes make even this call ambiguous)
 SELECT gen_random_uuid();
 SELECT concat('a', 1, 'b');
 SELECT power(2::pg_catalog.float8, 2::pg_catalog.float8);
@@ -283,6 +284,7 @@ BEGIN;
 UPDATE public.sp_jobs SET locked_until = NULL WHERE id OPERATOR(pg_catalog.=) :'id2';
 SELECT payload, attempt FROM public.pgq_consume('public.sp_jobs', 10);
 SELECT public.pgq_nack('public.sp_jobs', :'id2', NULL, NULL, 2) AS nack;
+SELECT error_detail FROM public.sp_jobs WHERE id OPERATOR(pg_catalog.=) :'id2';
 COMMIT;
 SELECT public.pgq_requeue('public.sp_jobs') AS requeued;
 -- an expired lease on its last attempt: reclaim makes it dead (in one
@@ -293,6 +295,7 @@ SELECT payload, attempt FROM public.pgq_consume('public.sp_jobs', 10);
 UPDATE public.sp_jobs SET locked_until = pg_catalog.now() OPERATOR(pg_catalog.-) '1 minute'::pg_catalog.interval,
 	consumed_count = 2 WHERE id OPERATOR(pg_catalog.=) :'id2';
 SELECT public.pgq_reclaim('public.sp_jobs') AS reclaimed;
+SELECT error_detail FROM public.sp_jobs WHERE id OPERATOR(pg_catalog.=) :'id2';
 SELECT public.pgq_reclaim() IS NOT NULL AS reclaimed_all;
 COMMIT;
 SELECT public.pgq_purge('public.sp_jobs', '0') AS purged;
@@ -303,8 +306,26 @@ SELECT public.pgq_ack_batch('public.sp_keep', ARRAY(SELECT c.id FROM public.pgq_
 SELECT count(*) FROM public.pgq_publish_batch('public.sp_go', ARRAY['{"n": 1}', '{"n": 2}']::pg_catalog.jsonb[]);
 SELECT count(*) FROM public.pgq_consume('public.sp_go', 10);
 
-SELECT queue, max_attempts, lock_duration, retry_delay, retention, unlogged
+-- notify on: publish sends NOTIFY at commit
+SELECT public.pgq_alter_queue('public.sp_keep', notify => true);
+SELECT public.pgq_publish('public.sp_keep', '{"n": 3}') IS NOT NULL AS published;
+SELECT public.pgq_alter_queue('public.sp_keep', notify => false);
+
+-- monitoring
+SELECT queue, max_attempts, lock_duration, retry_delay, retention, unlogged, notify
 FROM public.pgq_queues WHERE queue_name OPERATOR(pg_catalog.~~) 'sp\_%' ORDER BY queue_name;
+SELECT queue_name, scheduled, in_flight, expired_leases
+FROM public.pgq_queue_stats WHERE queue_name OPERATOR(pg_catalog.~~) 'sp\_%' ORDER BY queue_name;
+SELECT queue, attempt, lease_holder IS NOT NULL AS holder
+FROM public.pgq_in_flight WHERE queue OPERATOR(pg_catalog.=) 'public.sp_jobs'::pg_catalog.regclass;
+SELECT queue, attempt, state, error_detail
+FROM public.pgq_failures WHERE queue OPERATOR(pg_catalog.=) 'public.sp_jobs'::pg_catalog.regclass;
+SELECT queue, error_detail, messages, dead
+FROM public.pgq_failure_summary WHERE queue OPERATOR(pg_catalog.=) 'public.sp_jobs'::pg_catalog.regclass;
+SELECT count(*) IS NOT NULL AS activity FROM public.pgq_queue_activity('public.sp_jobs');
+SELECT count(*) IS NOT NULL AS history FROM public.pgq_queue_history;
+SELECT public.pgq_report('public.sp_jobs') IS NOT NULL AS report;
+SELECT public.pgq_sparkline(ARRAY[1, 2, 4, NULL, 8]::pg_catalog.float8[]) AS sparkline;
 SELECT count(*) > 0 AS has_workers FROM public.pgq_workers;
 
 -- results, read with a clean search_path
@@ -318,7 +339,7 @@ SELECT count(*) AS kept, count(DISTINCT id) AS distinct_ids,
 	   count(*) FILTER (WHERE created_at < '2001-01-01') AS old_clock
 FROM (SELECT id, created_at FROM public.sp_jobs UNION ALL SELECT id, created_at FROM public.sp_go
 	  UNION ALL SELECT id, created_at FROM public.sp_keep) s;
-SELECT count(*) AS keep_rows FROM public.sp_keep;
+SELECT payload, consumed_count FROM public.sp_keep;
 SELECT pg_get_expr(adbin, adrelid) AS sp_go_id_default FROM pg_attrdef
 WHERE adrelid = 'public.sp_go'::regclass AND adnum = 1;
 SELECT what, count(*) FROM sp_tripwire GROUP BY what ORDER BY what;
@@ -380,6 +401,7 @@ BEGIN;
 UPDATE public.sp_jobs SET locked_until = NULL WHERE id OPERATOR(pg_catalog.=) :'id2';
 SELECT payload, attempt FROM public.pgq_consume('public.sp_jobs', 10);
 SELECT public.pgq_nack('public.sp_jobs', :'id2', NULL, NULL, 2) AS nack;
+SELECT error_detail FROM public.sp_jobs WHERE id OPERATOR(pg_catalog.=) :'id2';
 COMMIT;
 SELECT public.pgq_requeue('public.sp_jobs') AS requeued;
 -- an expired lease on its last attempt: reclaim makes it dead (in one
@@ -390,6 +412,7 @@ SELECT payload, attempt FROM public.pgq_consume('public.sp_jobs', 10);
 UPDATE public.sp_jobs SET locked_until = pg_catalog.now() OPERATOR(pg_catalog.-) '1 minute'::pg_catalog.interval,
 	consumed_count = 2 WHERE id OPERATOR(pg_catalog.=) :'id2';
 SELECT public.pgq_reclaim('public.sp_jobs') AS reclaimed;
+SELECT error_detail FROM public.sp_jobs WHERE id OPERATOR(pg_catalog.=) :'id2';
 SELECT public.pgq_reclaim() IS NOT NULL AS reclaimed_all;
 COMMIT;
 SELECT public.pgq_purge('public.sp_jobs', '0') AS purged;
@@ -400,8 +423,26 @@ SELECT public.pgq_ack_batch('public.sp_keep', ARRAY(SELECT c.id FROM public.pgq_
 SELECT count(*) FROM public.pgq_publish_batch('public.sp_go', ARRAY['{"n": 1}', '{"n": 2}']::pg_catalog.jsonb[]);
 SELECT count(*) FROM public.pgq_consume('public.sp_go', 10);
 
-SELECT queue, max_attempts, lock_duration, retry_delay, retention, unlogged
+-- notify on: publish sends NOTIFY at commit
+SELECT public.pgq_alter_queue('public.sp_keep', notify => true);
+SELECT public.pgq_publish('public.sp_keep', '{"n": 3}') IS NOT NULL AS published;
+SELECT public.pgq_alter_queue('public.sp_keep', notify => false);
+
+-- monitoring
+SELECT queue, max_attempts, lock_duration, retry_delay, retention, unlogged, notify
 FROM public.pgq_queues WHERE queue_name OPERATOR(pg_catalog.~~) 'sp\_%' ORDER BY queue_name;
+SELECT queue_name, scheduled, in_flight, expired_leases
+FROM public.pgq_queue_stats WHERE queue_name OPERATOR(pg_catalog.~~) 'sp\_%' ORDER BY queue_name;
+SELECT queue, attempt, lease_holder IS NOT NULL AS holder
+FROM public.pgq_in_flight WHERE queue OPERATOR(pg_catalog.=) 'public.sp_jobs'::pg_catalog.regclass;
+SELECT queue, attempt, state, error_detail
+FROM public.pgq_failures WHERE queue OPERATOR(pg_catalog.=) 'public.sp_jobs'::pg_catalog.regclass;
+SELECT queue, error_detail, messages, dead
+FROM public.pgq_failure_summary WHERE queue OPERATOR(pg_catalog.=) 'public.sp_jobs'::pg_catalog.regclass;
+SELECT count(*) IS NOT NULL AS activity FROM public.pgq_queue_activity('public.sp_jobs');
+SELECT count(*) IS NOT NULL AS history FROM public.pgq_queue_history;
+SELECT public.pgq_report('public.sp_jobs') IS NOT NULL AS report;
+SELECT public.pgq_sparkline(ARRAY[1, 2, 4, NULL, 8]::pg_catalog.float8[]) AS sparkline;
 SELECT count(*) > 0 AS has_workers FROM public.pgq_workers;
 
 -- results, read with a clean search_path
@@ -415,7 +456,7 @@ SELECT count(*) AS kept, count(DISTINCT id) AS distinct_ids,
 	   count(*) FILTER (WHERE created_at < '2001-01-01') AS old_clock
 FROM (SELECT id, created_at FROM public.sp_jobs UNION ALL SELECT id, created_at FROM public.sp_go
 	  UNION ALL SELECT id, created_at FROM public.sp_keep) s;
-SELECT count(*) AS keep_rows FROM public.sp_keep;
+SELECT payload, consumed_count FROM public.sp_keep;
 SELECT pg_get_expr(adbin, adrelid) AS sp_go_id_default FROM pg_attrdef
 WHERE adrelid = 'public.sp_go'::regclass AND adnum = 1;
 SELECT what, count(*) FROM sp_tripwire GROUP BY what ORDER BY what;
@@ -477,6 +518,7 @@ BEGIN;
 UPDATE public.sp_jobs SET locked_until = NULL WHERE id OPERATOR(pg_catalog.=) :'id2';
 SELECT payload, attempt FROM public.pgq_consume('public.sp_jobs', 10);
 SELECT public.pgq_nack('public.sp_jobs', :'id2', NULL, NULL, 2) AS nack;
+SELECT error_detail FROM public.sp_jobs WHERE id OPERATOR(pg_catalog.=) :'id2';
 COMMIT;
 SELECT public.pgq_requeue('public.sp_jobs') AS requeued;
 -- an expired lease on its last attempt: reclaim makes it dead (in one
@@ -487,6 +529,7 @@ SELECT payload, attempt FROM public.pgq_consume('public.sp_jobs', 10);
 UPDATE public.sp_jobs SET locked_until = pg_catalog.now() OPERATOR(pg_catalog.-) '1 minute'::pg_catalog.interval,
 	consumed_count = 2 WHERE id OPERATOR(pg_catalog.=) :'id2';
 SELECT public.pgq_reclaim('public.sp_jobs') AS reclaimed;
+SELECT error_detail FROM public.sp_jobs WHERE id OPERATOR(pg_catalog.=) :'id2';
 SELECT public.pgq_reclaim() IS NOT NULL AS reclaimed_all;
 COMMIT;
 SELECT public.pgq_purge('public.sp_jobs', '0') AS purged;
@@ -497,8 +540,26 @@ SELECT public.pgq_ack_batch('public.sp_keep', ARRAY(SELECT c.id FROM public.pgq_
 SELECT count(*) FROM public.pgq_publish_batch('public.sp_go', ARRAY['{"n": 1}', '{"n": 2}']::pg_catalog.jsonb[]);
 SELECT count(*) FROM public.pgq_consume('public.sp_go', 10);
 
-SELECT queue, max_attempts, lock_duration, retry_delay, retention, unlogged
+-- notify on: publish sends NOTIFY at commit
+SELECT public.pgq_alter_queue('public.sp_keep', notify => true);
+SELECT public.pgq_publish('public.sp_keep', '{"n": 3}') IS NOT NULL AS published;
+SELECT public.pgq_alter_queue('public.sp_keep', notify => false);
+
+-- monitoring
+SELECT queue, max_attempts, lock_duration, retry_delay, retention, unlogged, notify
 FROM public.pgq_queues WHERE queue_name OPERATOR(pg_catalog.~~) 'sp\_%' ORDER BY queue_name;
+SELECT queue_name, scheduled, in_flight, expired_leases
+FROM public.pgq_queue_stats WHERE queue_name OPERATOR(pg_catalog.~~) 'sp\_%' ORDER BY queue_name;
+SELECT queue, attempt, lease_holder IS NOT NULL AS holder
+FROM public.pgq_in_flight WHERE queue OPERATOR(pg_catalog.=) 'public.sp_jobs'::pg_catalog.regclass;
+SELECT queue, attempt, state, error_detail
+FROM public.pgq_failures WHERE queue OPERATOR(pg_catalog.=) 'public.sp_jobs'::pg_catalog.regclass;
+SELECT queue, error_detail, messages, dead
+FROM public.pgq_failure_summary WHERE queue OPERATOR(pg_catalog.=) 'public.sp_jobs'::pg_catalog.regclass;
+SELECT count(*) IS NOT NULL AS activity FROM public.pgq_queue_activity('public.sp_jobs');
+SELECT count(*) IS NOT NULL AS history FROM public.pgq_queue_history;
+SELECT public.pgq_report('public.sp_jobs') IS NOT NULL AS report;
+SELECT public.pgq_sparkline(ARRAY[1, 2, 4, NULL, 8]::pg_catalog.float8[]) AS sparkline;
 SELECT count(*) > 0 AS has_workers FROM public.pgq_workers;
 
 -- results, read with a clean search_path
@@ -512,7 +573,7 @@ SELECT count(*) AS kept, count(DISTINCT id) AS distinct_ids,
 	   count(*) FILTER (WHERE created_at < '2001-01-01') AS old_clock
 FROM (SELECT id, created_at FROM public.sp_jobs UNION ALL SELECT id, created_at FROM public.sp_go
 	  UNION ALL SELECT id, created_at FROM public.sp_keep) s;
-SELECT count(*) AS keep_rows FROM public.sp_keep;
+SELECT payload, consumed_count FROM public.sp_keep;
 SELECT pg_get_expr(adbin, adrelid) AS sp_go_id_default FROM pg_attrdef
 WHERE adrelid = 'public.sp_go'::regclass AND adnum = 1;
 SELECT what, count(*) FROM sp_tripwire GROUP BY what ORDER BY what;
@@ -525,12 +586,29 @@ RESET search_path;
 SELECT count(*) AS queues_left FROM pgq_queues WHERE queue_name LIKE 'sp\_%';
 SELECT what, count(*) FROM sp_tripwire GROUP BY what ORDER BY what;
 
+-- a temporary table is no queue: pgq's catalog outlives it, and the
+-- background worker cannot read another session's temporary tables.
+-- Refused with pg_temp first in the path, and named explicitly.
+SET search_path = pg_temp, public;
+SELECT public.pgq_create_queue('sp_temp');
+SELECT public.pgq_create_queue('pg_temp.sp_temp2');
+RESET search_path;
+CREATE TEMP TABLE sp_temp_go (
+	id uuid, created_at timestamptz, started_at timestamptz, locked_until timestamptz,
+	scheduled_for timestamptz, processed_at timestamptz, consumed_count int,
+	error_detail text, payload jsonb, metadata jsonb);
+SELECT public.pgq_register_queue('pg_temp.sp_temp_go');
+SELECT count(*) AS temporary_queues FROM public.pgq_queues WHERE queue_schema LIKE 'pg\_temp\_%';
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS pg_temp.sp_temp, pg_temp.sp_temp2, pg_temp.sp_temp_go;
+RESET client_min_messages;
 -- the planted objects are all still there, untouched
 SELECT count(*) FROM evil.sp_jobs;
 SELECT count(*) FROM pg_temp.sp_jobs;
 SELECT count(*) FROM pg_temp.pgq_queue_config;
 
 -- clean up
+SET client_min_messages = warning;
 DROP SCHEMA evil CASCADE;
 DROP OWNED BY regress_sec_attacker;
 DROP ROLE regress_sec_attacker;

@@ -26,7 +26,10 @@
 
 #include "access/detoast.h"
 #include "access/genam.h"
+#include "access/heapam.h"
+#include "access/tableam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
@@ -35,7 +38,10 @@
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/acl.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/resowner.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -303,59 +309,73 @@ pgq_open_queue(Oid relid, LOCKMODE lockmode)
 	bool		found;
 	HeapTuple	classtup;
 	Form_pg_class classform;
+	char	   *relname;
+	char		relkind;
+	char		relpersistence;
+	bool		relrowsecurity;
+	Relation	rel;
+	MemoryContext old;
 
 	if (queue_cache == NULL)
 		queue_cache_init();
 
 	LockRelationOid(relid, lockmode);
-	classtup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(classtup))
-	{
-		UnlockRelationOid(relid, lockmode);
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-	}
-	classform = (Form_pg_class) GETSTRUCT(classtup);
-
 	entry = hash_search(queue_cache, &relid, HASH_ENTER, &found);
 	if (!found)
 	{
 		memset(((char *) entry) + sizeof(Oid), 0, sizeof(PgqQueue) - sizeof(Oid));
 		entry->valid = false;
 	}
-	if (!entry->valid)
-	{
-		MemoryContext old;
-		char	   *relname = pstrdup(NameStr(classform->relname));
+	if (entry->valid)
+		return entry;			/* the lock has processed invalidations */
 
-		retire_plans(entry);
-		if (classform->relkind != RELKIND_RELATION ||
-			!config_read(relid, entry))
-		{
-			ReleaseSysCache(classtup);
-			hash_search(queue_cache, &relid, HASH_REMOVE, NULL);
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("relation \"%s\" is not a queue", relname),
-					 errhint("Create a queue with pgq_create_queue() or adopt a table with pgq_register_queue().")));
-		}
-		if (classform->relrowsecurity)
-		{
-			ReleaseSysCache(classtup);
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("queue \"%s\" has row-level security enabled", relname),
-					 errdetail("pgq does not serve queues whose rows some consumers cannot see."),
-					 errhint("Disable it with ALTER TABLE ... DISABLE ROW LEVEL SECURITY, or use one queue per audience.")));
-		}
-		old = MemoryContextSwitchTo(queue_cache_cxt);
-		entry->relname = pstrdup(relname);
-		entry->qualname = pgq_quote_qualified(relid);
-		MemoryContextSwitchTo(old);
-		entry->valid = true;
+	classtup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(classtup))
+	{
+		UnlockRelationOid(relid, lockmode);
+		hash_search(queue_cache, &relid, HASH_REMOVE, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
 	}
+	classform = (Form_pg_class) GETSTRUCT(classtup);
+	relname = pstrdup(NameStr(classform->relname));
+	relkind = classform->relkind;
+	relpersistence = classform->relpersistence;
+	relrowsecurity = classform->relrowsecurity;
 	ReleaseSysCache(classtup);
+
+	retire_plans(entry);
+	if (relkind != RELKIND_RELATION || !config_read(relid, entry))
+	{
+		hash_search(queue_cache, &relid, HASH_REMOVE, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("relation \"%s\" is not a queue", relname),
+				 errhint("Create a queue with pgq_create_queue() or adopt a table with pgq_register_queue().")));
+	}
+	if (relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("queue \"%s\" is a temporary table", relname),
+				 errdetail("A queue cannot be a temporary table.")));
+	if (relrowsecurity)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("queue \"%s\" has row-level security enabled", relname),
+				 errdetail("pgq does not serve queues whose rows some consumers cannot see."),
+				 errhint("Disable it with ALTER TABLE ... DISABLE ROW LEVEL SECURITY, or use one queue per audience.")));
+
+	/* the statements pgq prepares rely on the exact column types */
+	rel = relation_open(relid, NoLock);
+	pgq_check_queue_shape(rel, false, NULL);
+	relation_close(rel, NoLock);
+
+	old = MemoryContextSwitchTo(queue_cache_cxt);
+	entry->relname = pstrdup(relname);
+	entry->qualname = pgq_quote_qualified(relid);
+	MemoryContextSwitchTo(old);
+	entry->valid = true;
 	return entry;
 }
 
@@ -392,10 +412,18 @@ void
 pgq_config_write(const char *sql, int nargs, Oid *argtypes, Datum *values,
 				 const char *nulls)
 {
+	pgq_catalog_write(PGQ_CONFIG_TABLE, sql, nargs, argtypes, values, nulls);
+}
+
+/* The same for any of pgq's catalog tables, named by catalog. */
+void
+pgq_catalog_write(const char *catalog, const char *sql, int nargs,
+				  Oid *argtypes, Datum *values, const char *nulls)
+{
 	Oid			ext_owner = InvalidOid;
 	Oid			nspid = pgq_extension_schema(&ext_owner);
 	char	   *table = quote_qualified_identifier(get_namespace_name(nspid),
-												   PGQ_CONFIG_TABLE);
+												   catalog);
 	char	   *text = psprintf(sql, table);
 	Oid			save_userid;
 	int			save_sec;
@@ -543,4 +571,139 @@ pgq_check_payload_size(Datum payload)
 				 errmsg("payload of %zu bytes exceeds the limit of %d bytes", size,
 						pgq_max_payload_bytes),
 				 errhint("Keep large data elsewhere and publish a reference to it, or raise pgq.max_payload_bytes.")));
+}
+
+/*
+ * Act as a queue table's owner, in a restricted security context with
+ * search_path = pg_catalog, pg_temp, as VACUUM does: whatever code the
+ * owner attached to the table (triggers, index expressions) runs with the
+ * owner's rights, never the caller's.  Undo with pgq_restore_user().
+ */
+void
+pgq_become_owner(Oid relid, PgqSavedUser *saved)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	saved->nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+void
+pgq_restore_user(PgqSavedUser *saved)
+{
+	AtEOXact_GUC(false, saved->nestlevel);
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+}
+
+/*
+ * Run work on one queue of a sweep over many (pgq_reclaim(), the views) in
+ * a subtransaction: a queue its owner broke (a changed column, row-level
+ * security, a trigger that fails) is skipped with a WARNING instead of
+ * failing the call for everyone.  Cancels and shutdowns are not caught.
+ * Returns false when the queue was skipped.
+ */
+bool
+pgq_try_queue(Oid relid, PgqQueueWork work, void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		work(relid, arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("skipped queue \"%s\": %s",
+						get_rel_name(relid) ? get_rel_name(relid) : "?", edata->message)));
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * The rows of pgq_grants matching a queue, a grantee and a privilege, each
+ * InvalidOid or NULL for any, as a list of PgqGrant.  Empty before 1.1,
+ * which added the table.  Read directly like pgq_queue_config.
+ */
+List *
+pgq_granted(Oid relid, Oid grantee, const char *privilege)
+{
+	Oid			nspid = pgq_extension_schema(NULL);
+	Oid			grelid = get_relname_relid(PGQ_GRANTS_TABLE, nspid);
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	List	   *result = NIL;
+
+	if (!OidIsValid(grelid))
+		return NIL;
+	rel = table_open(grelid, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (HeapTupleIsValid(tuple = heap_getnext(scan, ForwardScanDirection)))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		Oid			q = DatumGetObjectId(heap_getattr(tuple, 1, desc, &isnull));
+		Oid			g = DatumGetObjectId(heap_getattr(tuple, 2, desc, &isnull));
+		char	   *p = TextDatumGetCString(heap_getattr(tuple, 3, desc, &isnull));
+		PgqGrant   *row;
+
+		if ((OidIsValid(relid) && q != relid) ||
+			(OidIsValid(grantee) && g != grantee) ||
+			(privilege != NULL && strcmp(p, privilege) != 0))
+			continue;
+		row = palloc0(sizeof(PgqGrant));
+		row->queue = q;
+		row->grantee = g;
+		strlcpy(row->privilege, p, sizeof(row->privilege));
+		result = lappend(result, row);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return result;
+}
+
+/* Was the current user (or a role it has the rights of) made admin of it? */
+bool
+pgq_is_queue_admin(Oid relid)
+{
+	ListCell   *lc;
+	List	   *admins = pgq_granted(relid, InvalidOid, "admin");
+
+	foreach(lc, admins)
+		if (has_privs_of_role(GetUserId(), ((PgqGrant *) lfirst(lc))->grantee))
+			return true;
+	return false;
 }

@@ -27,11 +27,21 @@
 #include "storage/condition_variable.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 
 #define PGQ_EXTENSION_NAME		"pgq"
 #define PGQ_CONFIG_TABLE		"pgq_queue_config"
 #define PGQ_CONFIG_PKEY			"pgq_queue_config_pkey"
+#define PGQ_GRANTS_TABLE		"pgq_grants"	/* since 1.1 */
+
+/* A row of pgq_grants: what pgq_grant gave to whom on which queue. */
+typedef struct PgqGrant
+{
+	Oid			queue;
+	Oid			grantee;
+	char		privilege[16];
+} PgqGrant;
 
 /*
  * Suffixes of the objects pgq_create_queue names after the queue table.  A
@@ -44,6 +54,9 @@
 #define PGQ_SUFFIX_LEASE_IDX	"_lease_idx"
 #define PGQ_SUFFIX_FAILED_IDX	"_failed_idx"
 #define PGQ_LONGEST_SUFFIX		PGQ_SUFFIX_CREATED_IDX
+
+/* pgq's generated column, by which consumers find ready messages. */
+#define PGQ_AVAILABLE_AT_EXPR	"GREATEST(created_at, scheduled_for, locked_until)"
 
 /* Largest batch one call may consume, publish or finish. */
 #define PGQ_MAX_BATCH_SIZE		10000
@@ -238,6 +251,9 @@ extern void pgq_check_name_fits(const char *relname);
 extern char *pgq_quote_qualified(Oid relid);
 extern char *pgq_derived_name(const char *relname, const char *suffix);
 
+/* shape.c */
+extern void pgq_check_queue_shape(Relation rel, bool adopting, List **missing);
+
 /* catalog.c */
 extern Oid	pgq_extension_schema(Oid *ext_owner);
 extern PgqQueue *pgq_open_queue(Oid relid, LOCKMODE lockmode);
@@ -245,6 +261,10 @@ extern bool pgq_is_queue(Oid relid);
 extern SPIPlanPtr pgq_plan(PgqQueue *queue, PgqPlanId id);
 extern void pgq_config_write(const char *sql, int nargs, Oid *argtypes,
 							 Datum *values, const char *nulls);
+extern void pgq_catalog_write(const char *catalog, const char *sql, int nargs,
+							  Oid *argtypes, Datum *values, const char *nulls);
+extern List *pgq_granted(Oid relid, Oid grantee, const char *privilege);
+extern bool pgq_is_queue_admin(Oid relid);
 extern List *pgq_all_queues(void);
 extern void pgq_begin_call(void);
 extern void pgq_end_call(void);
@@ -254,6 +274,22 @@ extern char *pgq_plan_sql(PgqQueue *queue, PgqPlanId id, int *nargs,
 						  Oid *argtypes);
 
 extern bool pgq_delete_on_finish(PgqQueue *queue);
+
+typedef struct PgqSavedUser
+{
+	Oid			userid;
+	int			sec_context;
+	int			nestlevel;
+} PgqSavedUser;
+
+typedef void (*PgqQueueWork) (Oid relid, void *arg);
+
+extern void pgq_become_owner(Oid relid, PgqSavedUser *saved);
+extern void pgq_restore_user(PgqSavedUser *saved);
+extern bool pgq_try_queue(Oid relid, PgqQueueWork work, void *arg);
+
+/* grant.c */
+extern char *pgq_consumer_delete_grants(PgqQueue *queue);
 
 /* queue.c */
 extern void pgq_validate_options(PgqQueueOptions *opts);

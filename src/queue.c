@@ -41,27 +41,6 @@ PG_FUNCTION_INFO_V1(pgq_alter_queue);
 PG_FUNCTION_INFO_V1(pgq_alter_queue_1_1);
 PG_FUNCTION_INFO_V1(pgq_drop_queue);
 
-/* The columns every queue table has: those of Dataddo's Go library. */
-typedef struct QueueColumn
-{
-	const char *name;
-	Oid			type;
-} QueueColumn;
-
-static const QueueColumn queue_columns[] = {
-	{"id", UUIDOID},
-	{"created_at", TIMESTAMPTZOID},
-	{"started_at", TIMESTAMPTZOID},
-	{"locked_until", TIMESTAMPTZOID},
-	{"scheduled_for", TIMESTAMPTZOID},
-	{"processed_at", TIMESTAMPTZOID},
-	{"consumed_count", INT4OID},
-	{"error_detail", TEXTOID},
-	{"payload", JSONBOID},
-	{"metadata", JSONBOID},
-};
-
-#define AVAILABLE_AT_EXPR "GREATEST(created_at, scheduled_for, locked_until)"
 
 static void
 check_queue_owner(Oid relid)
@@ -85,9 +64,9 @@ run_sql(const char *sql)
 
 /*
  * May the current user administer this queue (alter, drop)?  Its owner may,
- * and so may a role given pgq_grant(..., 'admin'), which includes TRUNCATE
- * on the table: the power to destroy every message.  Errors otherwise.
- * Returns the role table DDL must run as: the owner.
+ * and so may a role given pgq_grant(..., 'admin') on this queue (recorded
+ * in pgq_grants).  Errors otherwise.  Returns the role table DDL must run
+ * as: the owner.
  */
 static Oid
 check_queue_admin(Oid relid)
@@ -102,7 +81,7 @@ check_queue_admin(Oid relid)
 
 	if (has_privs_of_role(GetUserId(), owner))
 		return GetUserId();
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_TRUNCATE) == ACLCHECK_OK)
+	if (pgq_is_queue_admin(relid))
 		return owner;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -120,7 +99,8 @@ run_sql_as(Oid role, const char *sql)
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	if (role != save_userid)
-		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
 		run_sql(sql);
@@ -286,6 +266,12 @@ pgq_create_queue(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot create queue \"%s\" during recovery", relname)));
+	if (isAnyTempNamespace(nspid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a queue cannot be a temporary table"),
+				 errdetail("Its settings would outlive the session that owns the table."),
+				 errhint("Create the queue in a permanent schema; use unlogged => true for a queue that need not survive a crash.")));
 
 	relid = get_relname_relid(relname, nspid);
 	if (OidIsValid(relid))
@@ -311,7 +297,7 @@ pgq_create_queue(PG_FUNCTION_ARGS)
 					 " payload pg_catalog.jsonb NOT NULL,\n"
 					 " metadata pg_catalog.jsonb NOT NULL DEFAULT '{}'::pg_catalog.jsonb,\n"
 					 " lease_holder pg_catalog.text,\n"
-					 " available_at pg_catalog.timestamptz GENERATED ALWAYS AS (" AVAILABLE_AT_EXPR ") STORED,\n"
+					 " available_at pg_catalog.timestamptz GENERATED ALWAYS AS (" PGQ_AVAILABLE_AT_EXPR ") STORED,\n"
 					 " CONSTRAINT %s PRIMARY KEY (id)\n"
 					 ");\n",
 					 opts.unlogged ? "UNLOGGED " : "", table,
@@ -336,6 +322,18 @@ pgq_create_queue(PG_FUNCTION_ARGS)
 	pgq_note_created(relid);
 
 	PG_RETURN_OID(relid);
+}
+
+/* Is name among the missing column names? */
+static bool
+has_missing(List *missing, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, missing)
+		if (strcmp((const char *) lfirst(lc), name) == 0)
+			return true;
+	return false;
 }
 
 /* Is there an index named name on the table relid? */
@@ -401,9 +399,12 @@ pgq_register_queue(PG_FUNCTION_ARGS)
 	bool		has_available_at = false;
 	bool		id_has_default = false;
 	bool		add_scheduled_for = false;
+	List	   *missing;
 
 	read_options(fcinfo, 1, true, false, &opts);
 
+	/* the privilege check comes before a lock that would block others */
+	check_queue_owner(relid);
 	rel = table_open(relid, AccessExclusiveLock);
 	relname = pstrdup(RelationGetRelationName(rel));
 	nspid = RelationGetNamespace(rel);
@@ -412,7 +413,11 @@ pgq_register_queue(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table", relname),
 				 errdetail("A queue is a plain table; partitioned tables, views and foreign tables are not supported.")));
-	check_queue_owner(relid);
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a queue cannot be a temporary table"),
+				 errdetail("Its settings would outlive the session that owns the table.")));
 	if (pgq_is_queue(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -425,63 +430,19 @@ pgq_register_queue(PG_FUNCTION_ARGS)
 				 errhint("Disable it with ALTER TABLE ... DISABLE ROW LEVEL SECURITY, or use one queue per audience.")));
 	pgq_check_name_fits(relname);
 
+	pgq_check_queue_shape(rel, true, &missing);
+	add_scheduled_for = has_missing(missing, "scheduled_for");
+	has_lease_holder = !has_missing(missing, "lease_holder");
+	has_available_at = !has_missing(missing, "available_at");
 	desc = RelationGetDescr(rel);
-	for (int c = 0; c < lengthof(queue_columns); c++)
-	{
-		bool		found = false;
-
-		for (int i = 0; i < desc->natts; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, i);
-
-			if (att->attisdropped || strcmp(NameStr(att->attname), queue_columns[c].name) != 0)
-				continue;
-			found = true;
-			if (att->atttypid != queue_columns[c].type)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("column \"%s\" of table \"%s\" has type %s, but a queue needs %s",
-								queue_columns[c].name, relname,
-								format_type_be(att->atttypid),
-								format_type_be(queue_columns[c].type))));
-			if (c == 0)
-			{
-				id_attnum = att->attnum;
-				id_has_default = att->atthasdef;
-			}
-		}
-		if (!found && strcmp(queue_columns[c].name, "scheduled_for") == 0)
-			add_scheduled_for = true;	/* older Go schemas lack it */
-		else if (!found)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("table \"%s\" has no column \"%s\"", relname,
-							queue_columns[c].name),
-					 errdetail("A queue table needs the columns of the dataddo/pgq Go library.")));
-	}
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		if (att->attisdropped)
-			continue;
-		if (strcmp(NameStr(att->attname), "lease_holder") == 0)
+		if (!att->attisdropped && strcmp(NameStr(att->attname), "id") == 0)
 		{
-			if (att->atttypid != TEXTOID)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("column \"lease_holder\" of table \"%s\" must have type text", relname)));
-			has_lease_holder = true;
-		}
-		if (strcmp(NameStr(att->attname), "available_at") == 0)
-		{
-			if (att->atttypid != TIMESTAMPTZOID || att->attgenerated != ATTRIBUTE_GENERATED_STORED)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("column \"available_at\" of table \"%s\" is not pgq's generated column", relname),
-						 errdetail("pgq needs available_at timestamptz GENERATED ALWAYS AS (%s) STORED.",
-								   AVAILABLE_AT_EXPR)));
-			has_available_at = true;
+			id_attnum = att->attnum;
+			id_has_default = att->atthasdef;
 		}
 	}
 
@@ -498,7 +459,7 @@ pgq_register_queue(PG_FUNCTION_ARGS)
 		appendStringInfo(&ddl, "ALTER TABLE %s ADD COLUMN lease_holder pg_catalog.text;\n", table);
 	if (!has_available_at)
 		appendStringInfo(&ddl, "ALTER TABLE %s ADD COLUMN available_at pg_catalog.timestamptz"
-						 " GENERATED ALWAYS AS (" AVAILABLE_AT_EXPR ") STORED;\n", table);
+						 " GENERATED ALWAYS AS (" PGQ_AVAILABLE_AT_EXPR ") STORED;\n", table);
 	table_close(rel, NoLock);
 
 	{
@@ -531,6 +492,40 @@ pgq_register_queue(PG_FUNCTION_ARGS)
  * NULL leaves a setting unchanged; reset_retention => true keeps finished
  * rows until purged again.
  */
+/*
+ * After max_attempts was lowered, a waiting message that already used the
+ * new number of attempts can never be delivered: make it dead, with the
+ * reason, so that it shows as a failure and pgq_requeue can bring it back.
+ * Leased ones are left to the reclaim at their lease end.  Runs as the
+ * table's owner, restricted.
+ */
+static void
+kill_used_up(PgqQueue *queue, int32 max_attempts)
+{
+	PgqSavedUser saved;
+	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
+	Datum		values[2];
+	int			rc;
+
+	values[0] = TimestampTzGetDatum(pgq_now());
+	values[1] = Int32GetDatum(max_attempts);
+	pgq_become_owner(queue->relid, &saved);
+	rc = SPI_execute_with_args(psprintf("UPDATE %s q SET processed_at = $1, locked_until = NULL,"
+										" lease_holder = NULL,"
+										" error_detail = pg_catalog.concat('attempts used up: max_attempts lowered to ', $2)"
+										" WHERE q.processed_at IS NULL"
+										" AND q.consumed_count OPERATOR(pg_catalog.>=) $2"
+										" AND (q.locked_until IS NULL OR q.locked_until OPERATOR(pg_catalog.<=) $1)",
+										queue->qualname),
+							   2, types, values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "pgq: dead-lettering in \"%s\" failed", queue->relname);
+	pgq_note_gauge(queue->relid, PGQ_G_UNFINISHED, -(int64) SPI_processed);
+	pgq_note_gauge(queue->relid, PGQ_G_DEAD, (int64) SPI_processed);
+	pgq_note_count(queue->relid, PGQ_C_DIED, (int64) SPI_processed);
+	pgq_restore_user(&saved);
+}
+
 static void
 alter_queue(FunctionCallInfo fcinfo, bool with_notify)
 {
@@ -555,8 +550,8 @@ alter_queue(FunctionCallInfo fcinfo, bool with_notify)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("retention and reset_retention cannot both be given")));
 
-	queue = pgq_open_queue(relid, ShareUpdateExclusiveLock);
 	ddl_role = check_queue_admin(relid);
+	queue = pgq_open_queue(relid, ShareUpdateExclusiveLock);
 	pgq_check_writable("alter", queue);
 
 	values[0] = ObjectIdGetDatum(relid);
@@ -599,6 +594,16 @@ alter_queue(FunctionCallInfo fcinfo, bool with_notify)
 		pgq_config_write("UPDATE %s SET notify = COALESCE($7, notify)"
 						 " WHERE queue OPERATOR(pg_catalog.=) $1",
 						 7, types, values, nulls);
+	if (opts.has_max_attempts && opts.max_attempts > 0)
+		kill_used_up(queue, opts.max_attempts);
+	if (opts.has_retention && pgq_interval_sign(&opts.retention) == 0)
+	{
+		/* acks now delete: consumers need DELETE */
+		char	   *grants = pgq_consumer_delete_grants(queue);
+
+		if (grants != NULL)
+			run_sql_as(ddl_role, grants);
+	}
 	if (opts.has_unlogged &&
 		opts.unlogged != (get_rel_persistence(relid) == RELPERSISTENCE_UNLOGGED))
 		run_sql_as(ddl_role, psprintf("ALTER TABLE %s SET %s", queue->qualname,
@@ -630,11 +635,11 @@ Datum
 pgq_drop_queue(PG_FUNCTION_ARGS)
 {
 	Oid			relid = pgq_arg_queue(fcinfo, 0);
+	Oid			ddl_role = check_queue_admin(relid);	/* before the lock */
 	PgqQueue   *queue = pgq_open_queue(relid, AccessExclusiveLock);
 	Oid			types[1] = {REGCLASSOID};
 	Datum		values[1];
 	char	   *qualname = pstrdup(queue->qualname);
-	Oid			ddl_role = check_queue_admin(relid);
 
 	pgq_check_writable("drop", queue);
 	values[0] = ObjectIdGetDatum(relid);

@@ -141,41 +141,64 @@ pgq_reclaim_queue(PgqQueue *queue, int64 *deleted)
 	return reclaimed;
 }
 
+typedef struct ReclaimTotals
+{
+	int64		reclaimed;
+	int64		deleted;
+} ReclaimTotals;
+
+/*
+ * Sweep one queue for pgq_reclaim().  The table work runs as the table's
+ * owner in a restricted context, so a superuser running pgq_reclaim()
+ * never runs a queue owner's trigger with superuser rights.
+ */
+static void
+reclaim_one(Oid relid, void *arg)
+{
+	ReclaimTotals *totals = (ReclaimTotals *) arg;
+	PgqQueue   *queue;
+	PgqSavedUser saved;
+
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(relid));
+	queue = pgq_open_queue(relid, RowExclusiveLock);
+	pgq_check_writable("reclaim in", queue);
+	pgq_become_owner(relid, &saved);
+	totals->reclaimed += pgq_reclaim_queue(queue, &totals->deleted);
+	pgq_restore_user(&saved);
+}
+
 /*
  * pgq_reclaim(queue regclass default null) returns integer
  *
  * Sweep one queue, or with NULL every queue the caller may update (others
- * are skipped).  Returns the number of messages reclaimed.
+ * are passed over, broken ones skipped with a warning).  Returns the
+ * number of messages reclaimed.
  */
 Datum
 pgq_reclaim(PG_FUNCTION_ARGS)
 {
-	List	   *queues;
-	ListCell   *lc;
-	int64		reclaimed = 0;
-	int64		deleted = 0;
-
-	if (PG_ARGISNULL(0))
-		queues = pgq_all_queues();
-	else
-		queues = list_make1_oid(PG_GETARG_OID(0));
+	ReclaimTotals totals = {0, 0};
 
 	pgq_begin_call();
 	SPI_connect();
-	foreach(lc, queues)
+	if (!PG_ARGISNULL(0))
+		reclaim_one(PG_GETARG_OID(0), &totals);
+	else
 	{
-		Oid			relid = lfirst_oid(lc);
-		PgqQueue   *queue;
+		ListCell   *lc;
+		List	   *queues = pgq_all_queues();
 
-		if (PG_ARGISNULL(0) &&
-			(!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) ||
-			 pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK))
-			continue;
-		queue = pgq_open_queue(relid, RowExclusiveLock);
-		pgq_check_writable("reclaim in", queue);
-		reclaimed += pgq_reclaim_queue(queue, &deleted);
+		foreach(lc, queues)
+		{
+			Oid			relid = lfirst_oid(lc);
+
+			if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) &&
+				pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) == ACLCHECK_OK)
+				(void) pgq_try_queue(relid, reclaim_one, &totals);
+		}
 	}
 	SPI_finish();
 	pgq_end_call();
-	PG_RETURN_INT32((int32) reclaimed);
+	PG_RETURN_INT32((int32) totals.reclaimed);
 }

@@ -39,62 +39,58 @@ PG_FUNCTION_INFO_V1(pgq_failed_messages);
 typedef void (*QueueVisitor) (PgqQueue *queue, ReturnSetInfo *rsinfo,
 							  TimestampTz now);
 
-/* Call visit for a queue, as role when it is valid (restricted context). */
-static void
-visit_as(Oid role, QueueVisitor visit, PgqQueue *queue, ReturnSetInfo *rsinfo,
-		 TimestampTz now)
+typedef struct VisitArgs
 {
-	Oid			save_userid;
-	int			save_sec;
+	QueueVisitor visit;
+	ReturnSetInfo *rsinfo;
+	TimestampTz now;
+} VisitArgs;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	if (OidIsValid(role))
-		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		visit(queue, rsinfo, now);
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-	}
-	PG_END_TRY();
+/*
+ * Visit one queue.  Its table is read as the table's owner in a restricted
+ * context, whoever asks: reading a queue must never run its owner's code
+ * with a superuser's rights.
+ */
+static void
+visit_one(Oid relid, void *arg)
+{
+	VisitArgs  *args = (VisitArgs *) arg;
+	PgqQueue   *queue = pgq_open_queue(relid, AccessShareLock);
+	PgqSavedUser saved;
+
+	pgq_become_owner(relid, &saved);
+	args->visit(queue, args->rsinfo, args->now);
+	pgq_restore_user(&saved);
 }
 
 /*
- * Call visit for every queue the current role may watch, with SPI
- * connected and, for a queue it may not read, the owner's identity.
+ * Call visit for every queue the current role may watch: the queues whose
+ * tables it may read, every queue for members of pg_monitor.  SPI is
+ * connected; a queue its owner broke is skipped with a warning.
  */
 static void
 for_each_visible_queue(ReturnSetInfo *rsinfo, QueueVisitor visit)
 {
 	bool		monitor = has_privs_of_role(GetUserId(), ROLE_PG_MONITOR);
-	TimestampTz now = pgq_now();
+	VisitArgs	args;
 	ListCell   *lc;
 	List	   *queues = pgq_all_queues();
 
+	args.visit = visit;
+	args.rsinfo = rsinfo;
+	args.now = pgq_now();
 	pgq_begin_call();
 	SPI_connect();
 	foreach(lc, queues)
 	{
 		Oid			relid = lfirst_oid(lc);
-		HeapTuple	tup;
-		Oid			owner;
-		bool		readable;
-		PgqQueue   *queue;
 
-		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-		if (!HeapTupleIsValid(tup))
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
 			continue;
-		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-		ReleaseSysCache(tup);
-		readable = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
-		if (!readable && !monitor)
+		if (!monitor &&
+			pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 			continue;
-
-		queue = pgq_open_queue(relid, AccessShareLock);
-		visit_as(readable ? InvalidOid : owner, visit, queue, rsinfo, now);
+		(void) pgq_try_queue(relid, visit_one, &args);
 	}
 	SPI_finish();
 	pgq_end_call();

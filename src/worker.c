@@ -255,29 +255,6 @@ record_visit(bool has_extension, bool complete, int64 reclaimed,
 	LWLockRelease(pgq_shared->lock);
 }
 
-/* Become a queue table's owner, restricted, with a safe search_path. */
-static int
-become_owner(Oid owner, Oid *save_userid, int *save_sec)
-{
-	int			nestlevel;
-
-	GetUserIdAndSecContext(save_userid, save_sec);
-	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-	return nestlevel;
-}
-
-static void
-stop_being_owner(int nestlevel, Oid save_userid, int save_sec)
-{
-	AtEOXact_GUC(false, nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec);
-}
-
 /*
  * Sweep one queue in its own transaction as the table's owner.  Returns
  * false when the queue was skipped (gone, or its table lock not free).
@@ -285,29 +262,22 @@ stop_being_owner(int nestlevel, Oid save_userid, int save_sec)
 static bool
 sweep_queue(Oid relid, int64 *reclaimed, int64 *deleted)
 {
-	Oid			owner;
-	Oid			save_userid;
-	int			save_sec;
-	int			save_nestlevel;
+	PgqSavedUser saved;
 	PgqQueue   *queue;
 	int64		n;
-	HeapTuple	tup;
 
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
 		return false;
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
 	if (!ConditionalLockRelationOid(relid, RowExclusiveLock))
 		return false;
 
-	save_nestlevel = become_owner(owner, &save_userid, &save_sec);
+	pgq_become_owner(relid, &saved);
 	SPI_connect();
 	queue = pgq_open_queue(relid, RowExclusiveLock);
 	pgstat_report_activity(STATE_RUNNING, psprintf("pgq worker: reclaim in %s", queue->qualname));
 	n = pgq_reclaim_queue(queue, deleted);
 	SPI_finish();
-	stop_being_owner(save_nestlevel, save_userid, save_sec);
+	pgq_restore_user(&saved);
 	*reclaimed += n;
 	return true;
 }
@@ -335,12 +305,8 @@ stats_queue(Oid relid, TimestampTz now, Oid history_relid)
 	PgqQueueStats stats;
 	bool		found = pgq_stats_read(MyDatabaseId, relid, &stats);
 	bool		rebuild;
-	Oid			owner;
-	Oid			save_userid;
-	int			save_sec;
-	int			nestlevel;
+	PgqSavedUser saved;
 	PgqQueue   *queue;
-	HeapTuple	tup;
 	Datum		values[HISTORY_COLS];
 	char		nulls[HISTORY_COLS];
 	int64		deltas[PGQ_NUM_COUNTERS];
@@ -356,13 +322,9 @@ stats_queue(Oid relid, TimestampTz now, Oid history_relid)
 	if (!rebuild && !OidIsValid(history_relid))
 		return;
 
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
 		return;
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-
-	nestlevel = become_owner(owner, &save_userid, &save_sec);
+	pgq_become_owner(relid, &saved);
 	SPI_connect();
 	queue = pgq_open_queue(relid, rebuild ? ShareLock : AccessShareLock);
 	if (rebuild)
@@ -382,7 +344,7 @@ stats_queue(Oid relid, TimestampTz now, Oid history_relid)
 		!pgq_stats_take_sample(relid, now, deltas, &since))
 	{
 		SPI_finish();
-		stop_being_owner(nestlevel, save_userid, save_sec);
+		pgq_restore_user(&saved);
 		return;
 	}
 
@@ -431,7 +393,7 @@ stats_queue(Oid relid, TimestampTz now, Oid history_relid)
 		values[16 + i] = Float8GetDatum(get_float8(2 + i, &isnull));
 		nulls[16 + i] = isnull ? 'n' : ' ';
 	}
-	stop_being_owner(nestlevel, save_userid, save_sec);
+	pgq_restore_user(&saved);
 
 	/* written as the worker itself: the history is pgq's, not the owner's */
 	{
