@@ -193,13 +193,13 @@ SELECT error_detail, messages, dead, first_seen <= last_seen AS seen_in_order
 FROM pgq_failure_summary WHERE queue = 'mon_jobs'::regclass ORDER BY error_detail;
 
 --
--- requeue: a dead message is ready again (attempts reset); a message that
--- is not dead is not requeued
+-- requeue: a dead message is ready again (attempts and error reset), no
+-- longer a failure; a message that is not dead is not requeued
 --
 SELECT pgq_requeue('mon_jobs', ARRAY[:'m3']::uuid[]);
 SELECT pgq_requeue('mon_jobs', ARRAY[:'m4', :'m1']::uuid[]);
 SELECT * FROM mon_stats;
-SELECT consumed_count, processed_at FROM mon_jobs WHERE id = :'m3';
+SELECT consumed_count, processed_at, error_detail FROM mon_jobs WHERE id = :'m3';
 
 --
 -- ack_batch (unfenced): counts only the messages it finished

@@ -25,7 +25,7 @@ FROM rp_jobs;
 SELECT * FROM rp_state ORDER BY payload::text;
 
 -- pgq_requeue with ids brings back only those dead messages: ready again
--- with their attempts reset (the last error stays for the record).
+-- with their attempts and error reset.
 SELECT pgq_requeue('rp_jobs', ARRAY[:'m_discarded']::uuid[]) AS requeued;
 SELECT * FROM rp_state ORDER BY payload::text;
 

@@ -30,6 +30,7 @@
 #include "access/tableam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "catalog/pg_type.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
@@ -299,6 +300,42 @@ retire_plans(PgqQueue *entry)
 }
 
 /*
+ * A table with pgq's whole shape (its generated available_at, lease_holder
+ * and dequeue index) but no catalog row is a queue whose settings were
+ * lost: a schema-only dump restores the tables but not the rows of
+ * pgq_queue_config, which are data.  Register it with the default
+ * settings, with a NOTICE, and return true.  Only in a transaction that
+ * may write.
+ */
+static bool
+adopt_restored_queue(Oid relid, const char *relname)
+{
+	Relation	rel;
+	Oid			types[1] = {REGCLASSOID};
+	Datum		values[1];
+	bool		ok;
+
+	if (RecoveryInProgress() || XactReadOnly ||
+		!OidIsValid(get_relname_relid(pgq_derived_name(relname, PGQ_SUFFIX_READY_IDX),
+									  get_rel_namespace(relid))))
+		return false;
+	rel = relation_open(relid, NoLock);
+	ok = pgq_has_queue_shape(rel);
+	relation_close(rel, NoLock);
+	if (!ok)
+		return false;
+
+	values[0] = ObjectIdGetDatum(relid);
+	SPI_connect();
+	pgq_config_write("INSERT INTO %s (queue) VALUES ($1)", 1, types, values, NULL);
+	SPI_finish();
+	ereport(NOTICE,
+			(errmsg("table \"%s\" has the shape of a queue but no settings: registered with the defaults", relname),
+			 errhint("A schema-only dump does not carry pgq_queue_config; set the settings again with pgq_alter_queue().")));
+	return true;
+}
+
+/*
  * Lock a queue table and return its cache entry, rebuilt if stale.  Errors
  * when the relation is gone or is not a queue.
  */
@@ -319,6 +356,14 @@ pgq_open_queue(Oid relid, LOCKMODE lockmode)
 	if (queue_cache == NULL)
 		queue_cache_init();
 
+	/* a standby takes no lock above RowExclusiveLock: say why, in our words */
+	if (lockmode > RowExclusiveLock && RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot change queue \"%s\" during recovery",
+						get_rel_name(relid) ? get_rel_name(relid) : "?"),
+				 errdetail("This server is a standby; queues are read-only here."),
+				 errhint("Connect to the primary server.")));
 	LockRelationOid(relid, lockmode);
 	entry = hash_search(queue_cache, &relid, HASH_ENTER, &found);
 	if (!found)
@@ -346,6 +391,9 @@ pgq_open_queue(Oid relid, LOCKMODE lockmode)
 	ReleaseSysCache(classtup);
 
 	retire_plans(entry);
+	if (relkind == RELKIND_RELATION && !config_read(relid, entry) &&
+		relpersistence != RELPERSISTENCE_TEMP && adopt_restored_queue(relid, relname))
+		(void) config_read(relid, entry);
 	if (relkind != RELKIND_RELATION || !config_read(relid, entry))
 	{
 		hash_search(queue_cache, &relid, HASH_REMOVE, NULL);
@@ -390,7 +438,14 @@ pgq_plan(PgqQueue *queue, PgqPlanId id)
 		char	   *sql = pgq_plan_sql(queue, id, &nargs, argtypes);
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare(sql, nargs, argtypes);
+		/*
+		 * Message statements use their generic plan from the first call:
+		 * it is the right one whatever the parameters, and a custom plan
+		 * would be planned again on each call.  The monitoring statements
+		 * keep custom plans, planned for the actual clock.
+		 */
+		plan = SPI_prepare_cursor(sql, nargs, argtypes,
+								  id < PGQ_PLAN_STATS ? CURSOR_OPT_GENERIC_PLAN : 0);
 		if (plan == NULL)
 			elog(ERROR, "pgq: SPI_prepare failed for \"%s\": %s",
 				 sql, SPI_result_code_string(SPI_result));

@@ -20,6 +20,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -200,12 +201,17 @@ pgq_consume(PG_FUNCTION_ARGS)
 				 errhint("Consume with wait => '0', or in a READ COMMITTED transaction.")));
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (batch_size == 0)
-		return (Datum) 0;
-
 	pgq_begin_call();
 	queue = pgq_open_queue(relid, RowExclusiveLock);
 	pgq_check_writable("consume from", queue);
+	if (batch_size == 0)
+	{
+		/* nothing to lease, but the same rules as for something */
+		if (pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
+			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, queue->relname);
+		pgq_end_call();
+		return (Datum) 0;
+	}
 	if (lock_duration == NULL)
 		lock_duration = &queue->lock_duration;
 	values[0] = Int64GetDatum((int64) batch_size);

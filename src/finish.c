@@ -296,7 +296,7 @@ run_admin_sql(Oid relid, const char *action, const char *sql, int nargs,
  * pgq_requeue(queue regclass, ids uuid[]) returns integer
  *
  * Dead messages (finished with an error) become ready again with their
- * attempts reset; ids NULL means every dead message.
+ * attempts and error reset; ids NULL means every dead message.
  */
 Datum
 pgq_requeue(PG_FUNCTION_ARGS)
@@ -309,7 +309,7 @@ pgq_requeue(PG_FUNCTION_ARGS)
 	int64		unused;
 	const char *sql =
 		"WITH r AS (UPDATE %s q SET processed_at = NULL, locked_until = NULL,"
-		" lease_holder = NULL, consumed_count = 0"
+		" lease_holder = NULL, consumed_count = 0, error_detail = NULL"
 		" WHERE q.processed_at IS NOT NULL AND q.error_detail IS NOT NULL"
 		" AND ($1 IS NULL OR q.id OPERATOR(pg_catalog.=) ANY ($1)) RETURNING 1)"
 		" SELECT pg_catalog.count(*), 0::pg_catalog.int8 FROM r";

@@ -81,16 +81,6 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
-	DefineCustomIntVariable("pgq.max_queues",
-							"Number of queues whose statistics shared memory can hold.",
-							NULL,
-							&pgq_max_queues,
-							1024,
-							16,
-							1024 * 1024,
-							PGC_POSTMASTER,
-							0,
-							NULL, NULL, NULL);
 	DefineCustomIntVariable("pgq.history_interval",
 							"Time between two samples of every queue's statistics into pgq_history.",
 							"0 turns sampling off.",
@@ -129,6 +119,18 @@ _PG_init(void)
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+
+	/* sizes shared memory: only when preloaded, and fixed from then on */
+	DefineCustomIntVariable("pgq.max_queues",
+							"Number of queues whose statistics shared memory can hold.",
+							NULL,
+							&pgq_max_queues,
+							1024,
+							16,
+							1024 * 1024,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
 	pgq_shmem_init();
 	pgq_register_launcher();
 }

@@ -253,6 +253,7 @@ extern char *pgq_derived_name(const char *relname, const char *suffix);
 
 /* shape.c */
 extern void pgq_check_queue_shape(Relation rel, bool adopting, List **missing);
+extern bool pgq_has_queue_shape(Relation rel);
 
 /* catalog.c */
 extern Oid	pgq_extension_schema(Oid *ext_owner);

@@ -23,13 +23,22 @@
  * A message is out of attempts once consumed_count reaches max_attempts
  * (0 = no limit).  Returns the SQL condition for table alias q.
  */
+static char *attempts_used_up_as(PgqQueue *queue, const char *alias);
+
 static char *
 attempts_used_up(PgqQueue *queue)
 {
+	return attempts_used_up_as(queue, "q");
+}
+
+/* The same for another table alias. */
+static char *
+attempts_used_up_as(PgqQueue *queue, const char *alias)
+{
 	if (queue->max_attempts <= 0)
 		return pstrdup("false");
-	return psprintf("(q.consumed_count OPERATOR(pg_catalog.>=) %d)",
-					queue->max_attempts);
+	return psprintf("(%s.consumed_count OPERATOR(pg_catalog.>=) %d)",
+					alias, queue->max_attempts);
 }
 
 /*
@@ -92,25 +101,31 @@ pgq_plan_sql(PgqQueue *queue, PgqPlanId id, int *nargs, Oid *argtypes)
 			argtypes[2] = TIMESTAMPTZOID;
 			argtypes[3] = TEXTOID;
 			argtypes[4] = JSONBOID;
-			return psprintf("WITH picked AS ("
-							" SELECT q.id, q.available_at FROM %1$s q"
-							" WHERE q.processed_at IS NULL"
-							" AND q.available_at OPERATOR(pg_catalog.<=) $2"
-							" AND NOT %2$s%3$s"
-							" ORDER BY q.available_at LIMIT $1"
-							" FOR UPDATE SKIP LOCKED),"
-							" leased AS ("
+			/*
+			 * The picked ids come as an array from an InitPlan, so that the
+			 * generic plan (see pgq_plan) is an index scan of the dequeue
+			 * index and a probe of the primary key whatever the batch size.
+			 * A batch comes back in the order its messages became due.
+			 */
+			return psprintf("WITH leased AS ("
 							" UPDATE %1$s q SET locked_until = $3, started_at = $2,"
 							" consumed_count = q.consumed_count OPERATOR(pg_catalog.+) 1,"
 							" lease_holder = $4"
-							" FROM picked WHERE q.id OPERATOR(pg_catalog.=) picked.id"
+							" WHERE q.id OPERATOR(pg_catalog.=) ANY (ARRAY("
+							" SELECT p.id FROM %1$s p"
+							" WHERE p.processed_at IS NULL"
+							" AND p.available_at OPERATOR(pg_catalog.<=) $2"
+							" AND NOT %2$s%3$s"
+							" ORDER BY p.available_at LIMIT $1"
+							" FOR UPDATE SKIP LOCKED))"
 							" RETURNING q.id, q.payload, q.metadata, q.consumed_count,"
-							" q.locked_until, q.created_at, picked.available_at AS pos)"
+							" q.locked_until, q.created_at,"
+							" GREATEST(q.created_at, q.scheduled_for) AS pos)"
 							" SELECT id, payload, metadata, consumed_count, locked_until,"
 							" created_at FROM leased ORDER BY pos",
-							t, used_up,
+							t, attempts_used_up_as(queue, "p"),
 							id == PGQ_PLAN_CONSUME_FILTERED ?
-							" AND q.metadata OPERATOR(pg_catalog.@>) $5" : "");
+							" AND p.metadata OPERATOR(pg_catalog.@>) $5" : "");
 
 		case PGQ_PLAN_ACK:
 			/* $1 id, $2 now, $3 attempt */

@@ -15,6 +15,8 @@
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/uuid.h"
@@ -138,12 +140,17 @@ pgq_publish_batch(PG_FUNCTION_ARGS)
 	read_publish_args(fcinfo, values, nulls);
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	if (count == 0)
-		return (Datum) 0;
-
 	pgq_begin_call();
 	queue = pgq_open_queue(relid, RowExclusiveLock);
 	pgq_check_writable("publish to", queue);
+	if (count == 0)
+	{
+		/* nothing to insert, but the same rules as for something */
+		if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, queue->relname);
+		pgq_end_call();
+		return (Datum) 0;
+	}
 
 	SPI_connect();
 	rc = SPI_execute_plan(pgq_plan(queue, PGQ_PLAN_PUBLISH_BATCH), values,

@@ -188,31 +188,41 @@ read_options(FunctionCallInfo fcinfo, int first, bool required,
 	pgq_validate_options(opts);
 }
 
-/* CREATE INDEX statements of the indexes pgq needs on a queue table. */
+static bool has_index_named(Oid relid, Oid nspid, const char *name);
+
+/*
+ * CREATE INDEX statements of the indexes pgq needs on a queue table; with a
+ * valid relid, only of those the table does not have yet.
+ */
 static void
-append_queue_indexes(StringInfo buf, const char *relname, const char *table)
+append_queue_indexes(StringInfo buf, const char *relname, const char *table,
+					 Oid relid, Oid nspid)
 {
-	appendStringInfo(buf,
-					 "CREATE INDEX %s ON %s (available_at) WHERE processed_at IS NULL;\n",
-					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_READY_IDX)),
-					 table);
-	appendStringInfo(buf,
-					 "CREATE INDEX %s ON %s (created_at) WHERE processed_at IS NULL;\n",
-					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_CREATED_IDX)),
-					 table);
-	appendStringInfo(buf,
-					 "CREATE INDEX %s ON %s (processed_at) WHERE processed_at IS NOT NULL;\n",
-					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_DONE_IDX)),
-					 table);
-	appendStringInfo(buf,
-					 "CREATE INDEX %s ON %s (locked_until)"
-					 " WHERE locked_until IS NOT NULL AND processed_at IS NULL;\n",
-					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_LEASE_IDX)),
-					 table);
-	appendStringInfo(buf,
-					 "CREATE INDEX %s ON %s (processed_at) WHERE error_detail IS NOT NULL;\n",
-					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_FAILED_IDX)),
-					 table);
+	static const struct
+	{
+		const char *suffix;
+		const char *definition;
+	}			indexes[] = {
+		/* the dequeue index: ready rows, oldest first */
+		{PGQ_SUFFIX_READY_IDX, "(available_at) WHERE processed_at IS NULL"},
+		/* the Go library checks for an index on created_at */
+		{PGQ_SUFFIX_CREATED_IDX, "(created_at) WHERE processed_at IS NULL"},
+		/* finished rows: purge and retention */
+		{PGQ_SUFFIX_DONE_IDX, "(processed_at) WHERE processed_at IS NOT NULL"},
+		/* leases: reclaim, pgq_in_flight */
+		{PGQ_SUFFIX_LEASE_IDX, "(locked_until) WHERE locked_until IS NOT NULL AND processed_at IS NULL"},
+		/* failures: pgq_failures */
+		{PGQ_SUFFIX_FAILED_IDX, "(processed_at) WHERE error_detail IS NOT NULL"},
+	};
+
+	for (int i = 0; i < lengthof(indexes); i++)
+	{
+		char	   *name = pgq_derived_name(relname, indexes[i].suffix);
+
+		if (!has_index_named(relid, nspid, name))
+			appendStringInfo(buf, "CREATE INDEX %s ON %s %s;\n",
+							 quote_identifier(name), table, indexes[i].definition);
+	}
 }
 
 /* Insert the catalog row of a new queue. */
@@ -302,7 +312,7 @@ pgq_create_queue(PG_FUNCTION_ARGS)
 					 ");\n",
 					 opts.unlogged ? "UNLOGGED " : "", table,
 					 quote_identifier(pgq_derived_name(relname, PGQ_SUFFIX_PKEY)));
-	append_queue_indexes(&ddl, relname, table);
+	append_queue_indexes(&ddl, relname, table, InvalidOid, nspid);
 
 	SPI_connect();
 	run_sql(ddl.data);
@@ -340,8 +350,11 @@ has_missing(List *missing, const char *name)
 static bool
 has_index_named(Oid relid, Oid nspid, const char *name)
 {
-	Oid			indexid = get_relname_relid(name, nspid);
+	Oid			indexid;
 
+	if (!OidIsValid(relid))
+		return false;			/* a new table has none */
+	indexid = get_relname_relid(name, nspid);
 	if (!OidIsValid(indexid))
 		return false;
 	if (get_rel_relkind(indexid) != RELKIND_INDEX)
@@ -462,19 +475,7 @@ pgq_register_queue(PG_FUNCTION_ARGS)
 						 " GENERATED ALWAYS AS (" PGQ_AVAILABLE_AT_EXPR ") STORED;\n", table);
 	table_close(rel, NoLock);
 
-	{
-		StringInfoData idx;
-
-		initStringInfo(&idx);
-		append_queue_indexes(&idx, relname, table);
-		/* keep only the indexes not there yet */
-		if (!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_READY_IDX)) ||
-			!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_CREATED_IDX)) ||
-			!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_DONE_IDX)) ||
-			!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_LEASE_IDX)) ||
-			!has_index_named(relid, nspid, pgq_derived_name(relname, PGQ_SUFFIX_FAILED_IDX)))
-			appendStringInfoString(&ddl, idx.data);
-	}
+	append_queue_indexes(&ddl, relname, table, relid, nspid);
 
 	SPI_connect();
 	run_sql(ddl.data);

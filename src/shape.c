@@ -101,6 +101,61 @@ generation_expr(Relation rel, AttrNumber attnum)
 	return NULL;
 }
 
+typedef enum ShapeProblem
+{
+	SHAPE_OK,
+	SHAPE_MISSING_COLUMN,
+	SHAPE_WRONG_TYPE,
+	SHAPE_NOT_GENERATED
+} ShapeProblem;
+
+/*
+ * Compare rel with the queue shape without raising an error: the first
+ * problem, with the column concerned in *col.  When adopting, the columns
+ * pgq_register_queue adds may be missing; their names go to *missing.
+ */
+static ShapeProblem
+shape_problem(Relation rel, bool adopting, List **missing,
+			  const QueueColumn **col, Oid *found_type)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int c = 0; c < lengthof(queue_columns); c++)
+	{
+		Form_pg_attribute att = find_column(desc, queue_columns[c].name);
+
+		*col = &queue_columns[c];
+		if (att == NULL)
+		{
+			if (adopting && queue_columns[c].added_on_adopt)
+			{
+				if (missing)
+					*missing = lappend(*missing, (void *) queue_columns[c].name);
+				continue;
+			}
+			return SHAPE_MISSING_COLUMN;
+		}
+		*found_type = att->atttypid;
+		if (att->atttypid != queue_columns[c].type)
+			return SHAPE_WRONG_TYPE;
+		if (strcmp(queue_columns[c].name, "available_at") == 0 &&
+			(att->attgenerated != ATTRIBUTE_GENERATED_STORED ||
+			 !is_available_at_expr(generation_expr(rel, att->attnum), desc)))
+			return SHAPE_NOT_GENERATED;
+	}
+	return SHAPE_OK;
+}
+
+/* Does rel have every column of a queue, pgq's own included? */
+bool
+pgq_has_queue_shape(Relation rel)
+{
+	const QueueColumn *col;
+	Oid			type;
+
+	return shape_problem(rel, false, NULL, &col, &type) == SHAPE_OK;
+}
+
 /*
  * Check that rel has the shape of a queue table; ereport otherwise.  When
  * adopting, the columns pgq_register_queue adds may be missing; their
@@ -109,42 +164,35 @@ generation_expr(Relation rel, AttrNumber attnum)
 void
 pgq_check_queue_shape(Relation rel, bool adopting, List **missing)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
 	const char *relname = RelationGetRelationName(rel);
+	const QueueColumn *col;
+	Oid			type = InvalidOid;
 
 	if (missing)
 		*missing = NIL;
-	for (int c = 0; c < lengthof(queue_columns); c++)
+	switch (shape_problem(rel, adopting, missing, &col, &type))
 	{
-		const QueueColumn *col = &queue_columns[c];
-		Form_pg_attribute att = find_column(desc, col->name);
-
-		if (att == NULL)
-		{
-			if (adopting && col->added_on_adopt)
-			{
-				if (missing)
-					*missing = lappend(*missing, (void *) col->name);
-				continue;
-			}
+		case SHAPE_OK:
+			break;
+		case SHAPE_MISSING_COLUMN:
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("table \"%s\" has no column \"%s\"", relname, col->name),
 					 errdetail("A queue table needs the columns of the dataddo/pgq Go library and pgq's own.")));
-		}
-		if (att->atttypid != col->type)
+			break;
+		case SHAPE_WRONG_TYPE:
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column \"%s\" of table \"%s\" has type %s, but a queue needs %s",
-							col->name, relname, format_type_be(att->atttypid),
+							col->name, relname, format_type_be(type),
 							format_type_be(col->type))));
-		if (strcmp(col->name, "available_at") == 0 &&
-			(att->attgenerated != ATTRIBUTE_GENERATED_STORED ||
-			 !is_available_at_expr(generation_expr(rel, att->attnum), desc)))
+			break;
+		case SHAPE_NOT_GENERATED:
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column \"available_at\" of table \"%s\" is not pgq's generated column", relname),
 					 errdetail("pgq needs available_at timestamptz GENERATED ALWAYS AS (%s) STORED.",
 							   PGQ_AVAILABLE_AT_EXPR)));
+			break;
 	}
 }

@@ -13,6 +13,8 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "catalog/pg_authid.h"
+#include "utils/acl.h"
 #include "commands/dbcommands.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -63,7 +65,8 @@ put_row(ReturnSetInfo *rsinfo, Oid dboid, PgqDbState *db, int launcher_pid,
 			for (int i = 3; i <= 8; i++)
 				nulls[i] = false;
 		}
-		if (db->last_error[0] != '\0')
+		if (db->last_error[0] != '\0' &&
+			has_privs_of_role(GetUserId(), ROLE_PG_MONITOR))
 		{
 			values[9] = CStringGetTextDatum(db->last_error);
 			values[10] = TimestampTzGetDatum(db->last_error_at);

@@ -1,0 +1,2 @@
+-- hand-written A: publish one message (1 commit).
+INSERT INTO bench_a (payload) VALUES (:payload) RETURNING id;

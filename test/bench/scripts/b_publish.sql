@@ -1,0 +1,2 @@
+-- hand-written B: publish one message (1 commit).
+INSERT INTO bench_b (payload) VALUES (:payload) RETURNING id;

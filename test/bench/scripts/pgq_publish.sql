@@ -1,0 +1,2 @@
+-- pgq: publish one message (1 commit).
+SELECT pgq_publish('bench_pgq', :payload);
