@@ -482,8 +482,10 @@ pgq_stats_forget_others(List *relids)
 }
 
 /*
- * The shared state of a database, claimed if absent.  The caller holds
- * pgq_shared->lock exclusively.  NULL when the array is full.
+ * The shared state of a database, claimed if absent (taking over the entry
+ * of a database without pgq when the array is full).  The caller holds
+ * pgq_shared->lock exclusively to create, shared to look.  NULL when there
+ * is none.
  */
 PgqDbState *
 pgq_db_state(Oid dboid, bool create)
@@ -498,6 +500,18 @@ pgq_db_state(Oid dboid, bool create)
 			return db;
 		if (db->dboid == InvalidOid && free_slot == NULL)
 			free_slot = db;
+	}
+	if (create && free_slot == NULL)
+	{
+		/* full: reuse the entry of a database without pgq, checked longest ago */
+		for (int i = 0; i < PGQ_MAX_DATABASES; i++)
+		{
+			PgqDbState *db = &pgq_shared->dbs[i];
+
+			if (!db->has_extension && db->pid == 0 &&
+				(free_slot == NULL || db->last_checked < free_slot->last_checked))
+				free_slot = db;
+		}
 	}
 	if (create && free_slot != NULL)
 	{

@@ -56,6 +56,7 @@
 #define PGQ_RECHECK_INTERVAL	10000
 
 /* What the current worker pass did (static: they survive longjmp). */
+static List *queues = NIL;
 static Oid	history_relid = InvalidOid;
 static int64 pass_reclaimed = 0;
 static int64 pass_deleted = 0;
@@ -86,6 +87,7 @@ static List *
 databases_to_visit(void)
 {
 	List	   *result = NIL;
+	List	   *existing = NIL;
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
@@ -102,6 +104,12 @@ databases_to_visit(void)
 		PgqDbState *state;
 		bool		visit;
 
+		{
+			MemoryContext old = MemoryContextSwitchTo(caller);
+
+			existing = lappend_oid(existing, db->oid);
+			MemoryContextSwitchTo(old);
+		}
 		if (!db->datallowconn || db->datistemplate)
 			continue;
 		LWLockAcquire(pgq_shared->lock, LW_SHARED);
@@ -120,6 +128,19 @@ databases_to_visit(void)
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+
+	/* forget databases that are gone */
+	LWLockAcquire(pgq_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < PGQ_MAX_DATABASES; i++)
+	{
+		PgqDbState *db = &pgq_shared->dbs[i];
+
+		if (OidIsValid(db->dboid) && db->pid == 0 &&
+			!list_member_oid(existing, db->dboid))
+			memset(db, 0, sizeof(PgqDbState));
+	}
+	LWLockRelease(pgq_shared->lock);
+	list_free(existing);
 	return result;
 }
 
@@ -453,10 +474,10 @@ void
 pgq_worker_main(Datum arg)
 {
 	Oid			dboid = DatumGetObjectId(arg);
-	List	   *queues;
 	ListCell   *lc;
 	MemoryContext work_cxt;
 	TimestampTz pass_start = GetCurrentTimestamp();
+	bool		has_pgq;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -488,16 +509,35 @@ pgq_worker_main(Datum arg)
 		proc_exit(0);
 	}
 	PushActiveSnapshot(GetTransactionSnapshot());
+	PG_TRY();
 	{
 		MemoryContext old = MemoryContextSwitchTo(work_cxt);
 
 		queues = pgq_all_queues();
 		MemoryContextSwitchTo(old);
+		pgq_stats_forget_others(queues);
+		history_relid = history_due(pass_start);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
 	}
-	pgq_stats_forget_others(queues);
-	history_relid = history_due(pass_start);
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	PG_CATCH();
+	{
+		/*
+		 * DROP EXTENSION won the race for the catalog since the check
+		 * above: nothing to do here, and nothing worth an error.
+		 */
+		FlushErrorState();
+		AbortCurrentTransaction();
+		StartTransactionCommand();
+		has_pgq = OidIsValid(get_extension_oid(PGQ_EXTENSION_NAME, true));
+		CommitTransactionCommand();
+		if (has_pgq)
+			ereport(ERROR,
+					(errmsg("pgq worker: could not read the queue catalog")));
+		record_visit(false, false, 0, 0, NULL);
+		proc_exit(0);
+	}
+	PG_END_TRY();
 
 	foreach(lc, queues)
 	{
