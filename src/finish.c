@@ -150,7 +150,11 @@ pgq_nack(PG_FUNCTION_ARGS)
 		if (dead)
 			pgq_note_finished(relid, PGQ_C_NACKED, 1, true, false);
 		else
+		{
 			pgq_note_count(relid, PGQ_C_NACKED, 1);
+			/* waiting consumers must learn its new due time */
+			pgq_note_wake(relid, 1);
+		}
 	}
 	end_message_plan();
 	pgq_end_call();

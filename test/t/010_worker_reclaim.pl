@@ -76,11 +76,11 @@ is($node->safe_psql('postgres', 'SELECT consumed_count, error_detail IS NULL FRO
 # ---- pgq_workers shows it
 my $launcher = launcher_pid($node);
 isnt($launcher, '', 'a launcher runs after the crash restart');
-is( $node->safe_psql('postgres', q{
+ok( defined wait_until($node, 'postgres', q{
 	SELECT total_reclaimed, passes > 0, last_error IS NULL,
 		status IN ('idle', 'running')
-	FROM pgq_workers WHERE database = current_database()}),
-	'1|t|t|t',
+	FROM pgq_workers WHERE database = current_database()},
+		'1|t|t|t', 10),
 	'pgq_workers counts the reclaimed message');
 is( $node->safe_psql('postgres',
 		'SELECT launcher_pid FROM pgq_workers WHERE database = current_database()'),

@@ -71,9 +71,9 @@ is( $node->safe_psql('postgres', q{SELECT count(*) FROM pgq_consume('jobs')}),
 	'0', 'a dead message is not consumed');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM jobs'),
 	'2', 'no message was lost');
-is( $node->safe_psql('postgres', q{
-	SELECT total_reclaimed FROM pgq_workers WHERE database = current_database()}),
-	'1',
+ok( defined wait_until($node, 'postgres', q{
+	SELECT total_reclaimed FROM pgq_workers WHERE database = current_database()},
+		'1', 10),
 	'pgq_workers counts the last reclaim since the last restart');
 
 # ---- pgq_requeue brings it back

@@ -142,12 +142,14 @@ $node->safe_psql('db2', q{
 	SELECT pgq_create_queue('jobs');
 });
 ok(defined leased_and_reclaimed('db1', 30), 'the worker reclaims in db1');
-is( $node->safe_psql('db1', q{
-	SELECT total_reclaimed FROM pgq_workers WHERE database = 'db1'}),
-	'1', 'pgq_workers counts it for db1');
-is( $node->safe_psql('db1', q{
-	SELECT total_reclaimed FROM pgq_workers WHERE database = 'db3'}),
-	'0', 'and nothing for db3');
+ok( defined wait_until($node, 'db1', q{
+	SELECT total_reclaimed FROM pgq_workers WHERE database = 'db1'},
+		'1', 10),
+	'pgq_workers counts it for db1');
+ok( defined wait_until($node, 'db1', q{
+	SELECT total_reclaimed FROM pgq_workers WHERE database = 'db3'},
+		'0', 10),
+	'and nothing for db3');
 
 # A worker is seen in pg_stat_activity with its database while it waits for
 # the catalog of queues, which a session holds locked.
@@ -166,9 +168,10 @@ my $waited = leased_and_reclaimed('db2', $recheck + 30);
 ok(defined $waited, 'after CREATE EXTENSION the worker reclaims in db2');
 cmp_ok(time - $start, '<=', $recheck + 0.1 + 0.3 + $slack,
 	'within the ten seconds recheck + interval + lease');
-is( $node->safe_psql('db2', q{
-	SELECT total_reclaimed FROM pgq_workers WHERE database = 'db2'}),
-	'1', 'pgq_workers counts it for db2');
+ok( defined wait_until($node, 'db2', q{
+	SELECT total_reclaimed FROM pgq_workers WHERE database = 'db2'},
+		'1', 10),
+	'pgq_workers counts it for db2');
 is($node->safe_psql('db2', $legacy_state),
 	$legacy_before, 'the look-alike table, not a queue, is still untouched');
 
@@ -214,9 +217,12 @@ is( $node->safe_psql('db2',
 
 # ---- and the worker still reclaims
 ok(defined leased_and_reclaimed('db2', 30), 'the worker still reclaims in db2');
-is( $node->safe_psql('db2', q{
-	SELECT total_reclaimed, last_error IS NULL FROM pgq_workers WHERE database = 'db2'}),
-	'2|t', 'pgq_workers counts it, no error recorded');
+# (the pass records its counts when it ends, just after the row changed)
+ok( defined wait_until(
+		$node, 'db2', q{
+	SELECT total_reclaimed || '|' || (last_error IS NULL) FROM pgq_workers WHERE database = 'db2'},
+		'2|t', 10),
+	'pgq_workers counts it, no error recorded');
 
 $node->stop;
 done_testing();

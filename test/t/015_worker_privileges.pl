@@ -102,10 +102,11 @@ ok( defined wait_until($node, 'postgres',
 		"SELECT lease_holder IS NULL AND locked_until IS NULL FROM mallory.jobs WHERE id = '$id'",
 		't', 30),
 	'the worker reclaimed the expired lease');
-is( $node->safe_psql('postgres', q{
+ok( defined wait_until($node, 'postgres', q{
 	SELECT total_reclaimed, last_error IS NULL FROM pgq_workers
-	WHERE database = current_database()}),
-	'1|t', 'pgq_workers counts the reclaim, no error');
+	WHERE database = current_database()},
+		'1|t', 10),
+	'pgq_workers counts the reclaim, no error');
 
 # ---- the trap ran in the worker, as mallory, and could not escalate
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}),
