@@ -221,7 +221,7 @@ ok(defined leased_and_reclaimed('db2', 30), 'the worker still reclaims in db2');
 ok( defined wait_until(
 		$node, 'db2', q{
 	SELECT total_reclaimed || '|' || (last_error IS NULL) FROM pgq_workers WHERE database = 'db2'},
-		'2|t', 10),
+		'2|true', 10),
 	'pgq_workers counts it, no error recorded');
 
 $node->stop;
