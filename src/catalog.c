@@ -637,13 +637,7 @@ pgq_check_payload_size(Datum payload)
 void
 pgq_become_owner(Oid relid, PgqSavedUser *saved)
 {
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
+	Oid			owner = pgq_rel_owner(relid);
 
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
 	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
@@ -761,4 +755,28 @@ pgq_is_queue_admin(Oid relid)
 		if (has_privs_of_role(GetUserId(), ((PgqGrant *) lfirst(lc))->grantee))
 			return true;
 	return false;
+}
+
+/* The owner of a relation. */
+Oid
+pgq_rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* Run SQL text (DDL, GRANT) through SPI, which the caller has connected. */
+void
+pgq_run_sql(const char *sql)
+{
+	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "pgq: SPI_execute failed: %s", SPI_result_code_string(rc));
 }

@@ -90,15 +90,6 @@ append_admin_functions(StringInfo sql, bool grant, const char *grantee)
 						 grant ? "TO" : "FROM", grantee);
 }
 
-static void
-run_sql(const char *sql)
-{
-	int			rc = SPI_execute(sql, false, 0);
-
-	if (rc < 0)
-		elog(ERROR, "pgq: privilege change failed: %s", SPI_result_code_string(rc));
-}
-
 /* Record or forget a grant in pgq_grants (absent before 1.1). */
 static void
 record_grant(Oid relid, Oid grantee, const char *privilege, bool add)
@@ -173,7 +164,7 @@ change_privileges(FunctionCallInfo fcinfo, bool grant)
 		append_table_privileges(&sql, true, privilege, queue, grantee);
 		if (strcmp(privilege, "admin") == 0)
 			append_admin_functions(&sql, true, grantee);
-		run_sql(sql.data);
+		pgq_run_sql(sql.data);
 		if (!is_public)
 			record_grant(relid, grantee_oid, privilege, true);
 	}
@@ -192,7 +183,7 @@ change_privileges(FunctionCallInfo fcinfo, bool grant)
 				pgq_granted(InvalidOid, grantee_oid, "admin") == NIL)
 				append_admin_functions(&sql, false, grantee);
 		}
-		run_sql(sql.data);
+		pgq_run_sql(sql.data);
 	}
 	SPI_finish();
 	pgq_end_call();

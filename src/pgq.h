@@ -285,6 +285,8 @@ typedef struct PgqSavedUser
 
 typedef void (*PgqQueueWork) (Oid relid, void *arg);
 
+extern Oid	pgq_rel_owner(Oid relid);
+extern void pgq_run_sql(const char *sql);
 extern void pgq_become_owner(Oid relid, PgqSavedUser *saved);
 extern void pgq_restore_user(PgqSavedUser *saved);
 extern bool pgq_try_queue(Oid relid, PgqQueueWork work, void *arg);

@@ -53,15 +53,6 @@ check_queue_owner(Oid relid)
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
 }
 
-static void
-run_sql(const char *sql)
-{
-	int			rc = SPI_execute(sql, false, 0);
-
-	if (rc < 0)
-		elog(ERROR, "pgq: SPI_execute failed: %s", SPI_result_code_string(rc));
-}
-
 /*
  * May the current user administer this queue (alter, drop)?  Its owner may,
  * and so may a role given pgq_grant(..., 'admin') on this queue (recorded
@@ -71,13 +62,7 @@ run_sql(const char *sql)
 static Oid
 check_queue_admin(Oid relid)
 {
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
+	Oid			owner = pgq_rel_owner(relid);
 
 	if (has_privs_of_role(GetUserId(), owner))
 		return GetUserId();
@@ -103,7 +88,7 @@ run_sql_as(Oid role, const char *sql)
 							   SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
-		run_sql(sql);
+		pgq_run_sql(sql);
 	}
 	PG_FINALLY();
 	{
@@ -315,7 +300,7 @@ pgq_create_queue(PG_FUNCTION_ARGS)
 	append_queue_indexes(&ddl, relname, table, InvalidOid, nspid);
 
 	SPI_connect();
-	run_sql(ddl.data);
+	pgq_run_sql(ddl.data);
 	relid = get_relname_relid(relname, nspid);
 	if (!OidIsValid(relid))
 		elog(ERROR, "pgq: queue table \"%s\" vanished after creation", relname);
@@ -478,7 +463,7 @@ pgq_register_queue(PG_FUNCTION_ARGS)
 	append_queue_indexes(&ddl, relname, table, relid, nspid);
 
 	SPI_connect();
-	run_sql(ddl.data);
+	pgq_run_sql(ddl.data);
 	insert_config(relid, &opts);
 	SPI_finish();
 	CacheInvalidateRelcacheByRelid(relid);

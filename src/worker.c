@@ -58,6 +58,7 @@
 /* What the current worker pass did (static: they survive longjmp). */
 static List *queues = NIL;
 static Oid	history_relid = InvalidOid;
+static TimestampTz pass_start = 0;
 static int64 pass_reclaimed = 0;
 static int64 pass_deleted = 0;
 static char *pass_error = NULL;
@@ -470,13 +471,53 @@ history_due(TimestampTz now)
 	return get_relname_relid("pgq_history", nspid);	/* absent before 1.1 */
 }
 
+/*
+ * Do one kind of work ("reclaim" or "statistics") on one queue in a
+ * transaction of its own.  An error is logged and kept as the pass's last
+ * error, and the pass goes on with the next queue.
+ */
+static void
+queue_transaction(Oid relid, const char *work, MemoryContext work_cxt)
+{
+	CHECK_FOR_INTERRUPTS();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	PG_TRY();
+	{
+		/* the extension may have been dropped since the list was read */
+		if (OidIsValid(get_extension_oid(PGQ_EXTENSION_NAME, true)))
+		{
+			if (strcmp(work, "reclaim") == 0)
+				(void) sweep_queue(relid, &pass_reclaimed, &pass_deleted);
+			else
+				stats_queue(relid, pass_start, history_relid);
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		MemoryContext old = MemoryContextSwitchTo(work_cxt);
+
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pass_error = psprintf("queue %u: %s", relid, edata->message);
+		MemoryContextSwitchTo(old);
+		ereport(LOG,
+				(errmsg("pgq worker: %s of table %u failed: %s",
+						work, relid, edata->message)));
+	}
+	PG_END_TRY();
+}
+
 void
 pgq_worker_main(Datum arg)
 {
 	Oid			dboid = DatumGetObjectId(arg);
 	ListCell   *lc;
 	MemoryContext work_cxt;
-	TimestampTz pass_start = GetCurrentTimestamp();
 	bool		has_pgq;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -498,6 +539,7 @@ pgq_worker_main(Datum arg)
 	SetConfigOption("statement_timeout", "60s", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("application_name", "pgq worker", PGC_SUSET, PGC_S_OVERRIDE);
 
+	pass_start = GetCurrentTimestamp();
 	work_cxt = AllocSetContextCreate(TopMemoryContext, "pgq worker",
 									 ALLOCSET_DEFAULT_SIZES);
 
@@ -540,70 +582,10 @@ pgq_worker_main(Datum arg)
 	PG_END_TRY();
 
 	foreach(lc, queues)
-	{
-		Oid			relid = lfirst_oid(lc);
-
-		CHECK_FOR_INTERRUPTS();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		PG_TRY();
-		{
-			/* the extension may have been dropped since the list was read */
-			if (OidIsValid(get_extension_oid(PGQ_EXTENSION_NAME, true)))
-				(void) sweep_queue(relid, &pass_reclaimed, &pass_deleted);
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-			MemoryContext old = MemoryContextSwitchTo(work_cxt);
-
-			edata = CopyErrorData();
-			MemoryContextSwitchTo(old);
-			FlushErrorState();
-			AbortCurrentTransaction();
-			old = MemoryContextSwitchTo(work_cxt);
-			pass_error = psprintf("queue %u: %s", relid, edata->message);
-			MemoryContextSwitchTo(old);
-			ereport(LOG,
-					(errmsg("pgq worker: reclaim of table %u failed: %s",
-							relid, edata->message)));
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
-	}
+		queue_transaction(lfirst_oid(lc), "reclaim", work_cxt);
 	/* statistics: rebuild gauges where needed, take history samples */
 	foreach(lc, queues)
-	{
-		Oid			relid = lfirst_oid(lc);
-
-		CHECK_FOR_INTERRUPTS();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		PG_TRY();
-		{
-			if (OidIsValid(get_extension_oid(PGQ_EXTENSION_NAME, true)))
-				stats_queue(relid, pass_start, history_relid);
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-			MemoryContext old = MemoryContextSwitchTo(work_cxt);
-
-			edata = CopyErrorData();
-			FlushErrorState();
-			AbortCurrentTransaction();
-			pass_error = psprintf("queue %u: %s", relid, edata->message);
-			MemoryContextSwitchTo(old);
-			ereport(LOG,
-					(errmsg("pgq worker: statistics of table %u failed: %s",
-							relid, edata->message)));
-		}
-		PG_END_TRY();
-	}
+		queue_transaction(lfirst_oid(lc), "statistics", work_cxt);
 	if (OidIsValid(history_relid))
 	{
 		StartTransactionCommand();
