@@ -43,15 +43,20 @@ consume_once(PgqQueue *queue, bool filtered, Interval *lock_duration,
 	TimestampTz now = pgq_now();
 	uint64		n;
 	int			rc;
+	PgqPlanId	plan;
 
 	values[1] = TimestampTzGetDatum(now);
 	values[2] = TimestampTzGetDatum(pgq_add_interval(now, lock_duration));
 
+	if (filtered)
+		plan = PGQ_PLAN_CONSUME_FILTERED;
+	else if (DatumGetInt64(values[0]) == 1)
+		plan = PGQ_PLAN_CONSUME_ONE;
+	else
+		plan = PGQ_PLAN_CONSUME;
 	SPI_connect();
-	rc = SPI_execute_plan(pgq_plan(queue, filtered ? PGQ_PLAN_CONSUME_FILTERED
-								   : PGQ_PLAN_CONSUME),
-						  values, nulls, false, 0);
-	if (rc != SPI_OK_SELECT)
+	rc = SPI_execute_plan(pgq_plan(queue, plan), values, nulls, false, 0);
+	if (rc != (plan == PGQ_PLAN_CONSUME_ONE ? SPI_OK_UPDATE_RETURNING : SPI_OK_SELECT))
 		elog(ERROR, "pgq: consume from \"%s\" failed: %s", queue->relname,
 			 SPI_result_code_string(rc));
 	n = SPI_processed;

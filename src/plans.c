@@ -127,6 +127,31 @@ pgq_plan_sql(PgqQueue *queue, PgqPlanId id, int *nargs, Oid *argtypes)
 							id == PGQ_PLAN_CONSUME_FILTERED ?
 							" AND p.metadata OPERATOR(pg_catalog.@>) $5" : "");
 
+		case PGQ_PLAN_CONSUME_ONE:
+
+			/*
+			 * The same for the most common call, one message and no filter:
+			 * a scalar subquery, so no array, no CTE and no sort.
+			 */
+			*nargs = 4;
+			argtypes[0] = INT8OID;
+			argtypes[1] = TIMESTAMPTZOID;
+			argtypes[2] = TIMESTAMPTZOID;
+			argtypes[3] = TEXTOID;
+			return psprintf("UPDATE %1$s q SET locked_until = $3, started_at = $2,"
+							" consumed_count = q.consumed_count OPERATOR(pg_catalog.+) 1,"
+							" lease_holder = $4"
+							" WHERE q.id OPERATOR(pg_catalog.=) ("
+							" SELECT p.id FROM %1$s p"
+							" WHERE p.processed_at IS NULL"
+							" AND p.available_at OPERATOR(pg_catalog.<=) $2"
+							" AND NOT %2$s"
+							" ORDER BY p.available_at LIMIT $1"
+							" FOR UPDATE SKIP LOCKED)"
+							" RETURNING q.id, q.payload, q.metadata, q.consumed_count,"
+							" q.locked_until, q.created_at",
+							t, attempts_used_up_as(queue, "p"));
+
 		case PGQ_PLAN_ACK:
 			/* $1 id, $2 now, $3 attempt */
 			*nargs = 3;
