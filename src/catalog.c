@@ -550,6 +550,14 @@ pgq_add_interval(TimestampTz ts, const Interval *span)
 												   IntervalPGetDatum(span)));
 }
 
+TimestampTz
+pgq_sub_interval(TimestampTz ts, const Interval *span)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+												   TimestampTzGetDatum(ts),
+												   IntervalPGetDatum(span)));
+}
+
 /* -1, 0 or 1 as the interval is negative, zero or positive. */
 int
 pgq_interval_sign(const Interval *span)

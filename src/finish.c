@@ -51,27 +51,32 @@ read_attempt(FunctionCallInfo fcinfo, int argno, Datum *value, char *null)
 	*null = ' ';
 }
 
-/*
- * Run a hot-path statement of the queue on one message; returns the number
- * of rows it changed and leaves SPI connected for the caller to read
- * RETURNING output.  The caller calls SPI_finish and pgq_end_call.
- */
-static uint64
-run_message_plan(Oid relid, PgqPlanId id, const char *action, Datum *values,
-				 char *nulls, PgqQueue **queue_out)
+/* Open a queue for a message statement; ends with end_message_plan(). */
+static PgqQueue *
+open_message_queue(Oid relid, const char *action)
 {
 	PgqQueue   *queue;
-	int			rc;
 
 	pgq_begin_call();
 	queue = pgq_open_queue(relid, RowExclusiveLock);
 	pgq_check_writable(action, queue);
-	if (queue_out)
-		*queue_out = queue;
+	return queue;
+}
+
+/*
+ * Run a hot-path statement of an open queue; returns the number of rows it
+ * changed and leaves SPI connected for the caller to read RETURNING output
+ * until end_message_plan().
+ */
+static uint64
+run_message_plan(PgqQueue *queue, PgqPlanId id, Datum *values, char *nulls)
+{
+	int			rc;
+
 	SPI_connect();
 	rc = SPI_execute_plan(pgq_plan(queue, id), values, nulls, false, 0);
 	if (rc < 0)
-		elog(ERROR, "pgq: %s \"%s\" failed: %s", action, queue->relname,
+		elog(ERROR, "pgq: statement on queue \"%s\" failed: %s", queue->relname,
 			 SPI_result_code_string(rc));
 	return SPI_processed;
 }
@@ -98,7 +103,8 @@ pgq_ack(PG_FUNCTION_ARGS)
 	values[1] = TimestampTzGetDatum(pgq_now());
 	read_attempt(fcinfo, 2, &values[2], &nulls[2]);
 
-	done = run_message_plan(relid, PGQ_PLAN_ACK, "ack in", values, nulls, &queue);
+	queue = open_message_queue(relid, "ack in");
+	done = run_message_plan(queue, PGQ_PLAN_ACK, values, nulls);
 	if (done == 1)
 		pgq_note_finished(relid, PGQ_C_ACKED, 1, false, pgq_delete_on_finish(queue));
 	end_message_plan();
@@ -135,11 +141,9 @@ pgq_nack(PG_FUNCTION_ARGS)
 	}
 	read_attempt(fcinfo, 4, &values[4], &nulls[4]);
 
-	/* the queue's retry_delay is known once the queue is open */
-	pgq_begin_call();
-	queue = pgq_open_queue(relid, RowExclusiveLock);
+	queue = open_message_queue(relid, "nack in");
 	values[5] = IntervalPGetDatum(&queue->retry_delay);
-	done = run_message_plan(relid, PGQ_PLAN_NACK, "nack in", values, nulls, NULL);
+	done = run_message_plan(queue, PGQ_PLAN_NACK, values, nulls);
 	if (done == 1)
 	{
 		bool		isnull;
@@ -157,7 +161,6 @@ pgq_nack(PG_FUNCTION_ARGS)
 		}
 	}
 	end_message_plan();
-	pgq_end_call();
 	PG_RETURN_BOOL(done == 1);
 }
 
@@ -177,7 +180,8 @@ pgq_discard(PG_FUNCTION_ARGS)
 	nulls[2] = PG_ARGISNULL(2) ? 'n' : ' ';
 	read_attempt(fcinfo, 3, &values[3], &nulls[3]);
 
-	done = run_message_plan(relid, PGQ_PLAN_DISCARD, "discard in", values, nulls, NULL);
+	done = run_message_plan(open_message_queue(relid, "discard in"),
+							PGQ_PLAN_DISCARD, values, nulls);
 	if (done == 1)
 		pgq_note_finished(relid, PGQ_C_DISCARDED, 1, true, false);
 	end_message_plan();
@@ -212,7 +216,8 @@ pgq_extend(PG_FUNCTION_ARGS)
 	values[1] = TimestampTzGetDatum(pgq_add_interval(pgq_now(), duration));
 	read_attempt(fcinfo, 3, &values[2], &nulls[2]);
 
-	done = run_message_plan(relid, PGQ_PLAN_EXTEND, "extend a lease in", values, nulls, NULL);
+	done = run_message_plan(open_message_queue(relid, "extend a lease in"),
+							PGQ_PLAN_EXTEND, values, nulls);
 	if (done == 1)
 	{
 		until = values[1];
@@ -258,7 +263,8 @@ pgq_ack_batch(PG_FUNCTION_ARGS)
 
 	values[0] = PointerGetDatum(read_ids(fcinfo, 1));
 	values[1] = TimestampTzGetDatum(pgq_now());
-	done = run_message_plan(relid, PGQ_PLAN_ACK_BATCH, "ack in", values, nulls, &queue);
+	queue = open_message_queue(relid, "ack in");
+	done = run_message_plan(queue, PGQ_PLAN_ACK_BATCH, values, nulls);
 	pgq_note_finished(relid, PGQ_C_ACKED, (int64) done, false,
 					  pgq_delete_on_finish(queue));
 	end_message_plan();
@@ -342,7 +348,6 @@ pgq_purge(PG_FUNCTION_ARGS)
 {
 	Oid			relid = pgq_arg_queue(fcinfo, 0);
 	Interval   *older_than;
-	Interval	minus;
 	Oid			types[1] = {TIMESTAMPTZOID};
 	Datum		values[1];
 	int64		done;
@@ -354,10 +359,7 @@ pgq_purge(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("older_than must be zero or positive")));
-	minus.month = -older_than->month;
-	minus.day = -older_than->day;
-	minus.time = -older_than->time;
-	values[0] = TimestampTzGetDatum(pgq_add_interval(pgq_now(), &minus));
+	values[0] = TimestampTzGetDatum(pgq_sub_interval(pgq_now(), older_than));
 	run_admin_sql(relid, "purge", "WITH d AS (DELETE FROM %s q"
 				  " WHERE q.processed_at IS NOT NULL"
 				  " AND q.processed_at OPERATOR(pg_catalog.<=) $1"

@@ -276,6 +276,7 @@ extern char *pgq_plan_sql(PgqQueue *queue, PgqPlanId id, int *nargs,
 						  Oid *argtypes);
 
 extern bool pgq_delete_on_finish(PgqQueue *queue);
+extern char *pgq_attempts_used_up(PgqQueue *queue, const char *alias);
 
 typedef struct PgqSavedUser
 {
@@ -305,6 +306,7 @@ extern void pgq_arg_not_null(FunctionCallInfo fcinfo, int argno,
 extern void pgq_check_writable(const char *action, PgqQueue *queue);
 extern TimestampTz pgq_now(void);
 extern TimestampTz pgq_add_interval(TimestampTz ts, const Interval *span);
+extern TimestampTz pgq_sub_interval(TimestampTz ts, const Interval *span);
 extern int	pgq_interval_sign(const Interval *span);
 extern char *pgq_lease_holder(void);
 extern void pgq_check_metadata(Datum metadata);

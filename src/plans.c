@@ -21,19 +21,11 @@
 
 /*
  * A message is out of attempts once consumed_count reaches max_attempts
- * (0 = no limit).  Returns the SQL condition for table alias q.
+ * (0 = no limit).  Returns the SQL condition for the given table alias;
+ * the reclaim sweep uses it too.
  */
-static char *attempts_used_up_as(PgqQueue *queue, const char *alias);
-
-static char *
-attempts_used_up(PgqQueue *queue)
-{
-	return attempts_used_up_as(queue, "q");
-}
-
-/* The same for another table alias. */
-static char *
-attempts_used_up_as(PgqQueue *queue, const char *alias)
+char *
+pgq_attempts_used_up(PgqQueue *queue, const char *alias)
 {
 	if (queue->max_attempts <= 0)
 		return pstrdup("false");
@@ -64,7 +56,7 @@ char *
 pgq_plan_sql(PgqQueue *queue, PgqPlanId id, int *nargs, Oid *argtypes)
 {
 	const char *t = queue->qualname;
-	char	   *used_up = attempts_used_up(queue);
+	char	   *used_up = pgq_attempts_used_up(queue, "q");
 
 	switch (id)
 	{
@@ -123,7 +115,7 @@ pgq_plan_sql(PgqQueue *queue, PgqPlanId id, int *nargs, Oid *argtypes)
 							" GREATEST(q.created_at, q.scheduled_for) AS pos)"
 							" SELECT id, payload, metadata, consumed_count, locked_until,"
 							" created_at FROM leased ORDER BY pos",
-							t, attempts_used_up_as(queue, "p"),
+							t, pgq_attempts_used_up(queue, "p"),
 							id == PGQ_PLAN_CONSUME_FILTERED ?
 							" AND p.metadata OPERATOR(pg_catalog.@>) $5" : "");
 
@@ -150,7 +142,7 @@ pgq_plan_sql(PgqQueue *queue, PgqPlanId id, int *nargs, Oid *argtypes)
 							" FOR UPDATE SKIP LOCKED)"
 							" RETURNING q.id, q.payload, q.metadata, q.consumed_count,"
 							" q.locked_until, q.created_at",
-							t, attempts_used_up_as(queue, "p"));
+							t, pgq_attempts_used_up(queue, "p"));
 
 		case PGQ_PLAN_ACK:
 			/* $1 id, $2 now, $3 attempt */

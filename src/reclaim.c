@@ -48,9 +48,7 @@ pgq_reclaim_queue(PgqQueue *queue, int64 *deleted)
 	char	   *sql;
 
 	values[0] = TimestampTzGetDatum(now);
-	used_up = queue->max_attempts > 0 ?
-		psprintf("q.consumed_count OPERATOR(pg_catalog.>=) %d", queue->max_attempts) :
-		pstrdup("false");
+	used_up = pgq_attempts_used_up(queue, "q");
 	sql = psprintf("WITH expired AS ("
 				   " SELECT e.id, e.lease_holder IS NOT NULL AS leased FROM %1$s e"
 				   " WHERE e.locked_until IS NOT NULL AND e.processed_at IS NULL"
@@ -104,12 +102,7 @@ pgq_reclaim_queue(PgqQueue *queue, int64 *deleted)
 
 	if (queue->has_retention)
 	{
-		Interval	minus;
-
-		minus.month = -queue->retention.month;
-		minus.day = -queue->retention.day;
-		minus.time = -queue->retention.time;
-		values[0] = TimestampTzGetDatum(pgq_add_interval(now, &minus));
+		values[0] = TimestampTzGetDatum(pgq_sub_interval(now, &queue->retention));
 		sql = psprintf("WITH d AS (DELETE FROM %1$s q WHERE q.id OPERATOR(pg_catalog.=) ANY (ARRAY("
 					   " SELECT e.id FROM %1$s e WHERE e.processed_at IS NOT NULL"
 					   " AND e.processed_at OPERATOR(pg_catalog.<=) $1"
